@@ -1,0 +1,52 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Layers may only import downwards (see README "Architecture"). */
+const layerRules = [
+  {
+    files: ['harness/sim/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/dfu/**', '**/rig/**', '**/cli/**', '**/probe/**', '**/serial/**', '**/fixtures/**',
+            '**/usb/transport*', '**/usb/in-process-bus*', '**/usb/libusb*', '**/usb/trace*', 'usb', 'serialport', 'execa'],
+          message: 'The simulator knows nothing of the host: it may import only harness/usb/spec.ts and harness/usb/gadget.ts.',
+        }],
+      }],
+    },
+  },
+  {
+    files: ['harness/usb/**/*.ts', 'harness/dfu/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Protocol layers do not know the rig, the simulator or the CLI.' }],
+      }],
+    },
+  },
+  {
+    files: ['specs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/harness/usb/**', '**/harness/sim/**', 'usb', 'serialport'], message: 'Specs talk to a Rig and the DFU host through fixtures, never to a transport or the simulator.' }],
+      }],
+    },
+  },
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'allure-report/**', 'allure-results/**', 'firmware-images/build/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-properties': ['error',
+        { object: 'it', property: 'only', message: 'Never commit .only.' },
+        { object: 'test', property: 'only', message: 'Never commit .only.' },
+        { object: 'describe', property: 'only', message: 'Never commit .only.' }],
+    },
+  },
+  ...layerRules,
+);

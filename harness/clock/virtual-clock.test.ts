@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from './virtual-clock.js';
+import { withDeadline } from './clock.js';
+
+describe('VirtualClock', () => {
+  it('jumps to pending timers without spending wall time', async () => {
+    const clock = new VirtualClock();
+    const wallStart = performance.now();
+    await clock.sleep(3_600_000);
+    expect(clock.now()).toBe(3_600_000);
+    expect(performance.now() - wallStart).toBeLessThan(1_000);
+  });
+
+  it('fires timers in time order, whatever order they were set in', async () => {
+    const clock = new VirtualClock();
+    const seen: Array<[string, number]> = [];
+    clock.setTimer(30, () => seen.push(['c', clock.now()]));
+    clock.setTimer(10, () => seen.push(['a', clock.now()]));
+    await clock.sleep(20);
+    seen.push(['b', clock.now()]);
+    await clock.sleep(15);
+    expect(seen).toEqual([['a', 10], ['b', 20], ['c', 30]]);
+  });
+
+  it('lets a cancelled timer never fire', async () => {
+    const clock = new VirtualClock();
+    let fired = false;
+    clock.setTimer(5, () => { fired = true; }).cancel();
+    await clock.sleep(10);
+    expect(fired).toBe(false);
+  });
+
+  it('gives identical timestamps on every run', async () => {
+    const run = async (): Promise<number[]> => {
+      const clock = new VirtualClock();
+      const stamps: number[] = [];
+      await Promise.all([1, 7, 3].map(async (n) => {
+        for (let i = 0; i < 3; i++) { await clock.sleep(n); stamps.push(clock.now()); }
+      }));
+      return stamps;
+    };
+    expect(await run()).toEqual(await run());
+  });
+
+  it('expires a deadline in virtual time', async () => {
+    const clock = new VirtualClock();
+    const never = new Promise<void>(() => undefined);
+    await expect(withDeadline(clock, 500, never, () => new Error('too slow'))).rejects.toThrow('too slow');
+    expect(clock.now()).toBe(500);
+  });
+
+  it('holds time still while real work runs', async () => {
+    const clock = new VirtualClock();
+    let expired = false;
+    clock.setTimer(1, () => { expired = true; });
+    await clock.holdWhile(new Promise<void>((r) => setTimeout(r, 20)));
+    expect(expired).toBe(false);
+    await clock.sleep(1);
+    expect(expired).toBe(true);
+  });
+});

@@ -1,0 +1,88 @@
+import FakeTimers from '@sinonjs/fake-timers';
+import type { Clock, TimerHandle } from './clock.js';
+
+/** Options for {@link VirtualClock}. */
+export interface VirtualClockOptions {
+  /** Virtual time at creation, in ms. */
+  startMs?: number;
+  /**
+   * Real event-loop turns to wait, with a timer pending, before jumping to it. Two turns let
+   * promise chains and stream callbacks in flight settle first, which keeps runs deterministic.
+   */
+  idleTurns?: number;
+}
+
+/**
+ * Deterministic time for the simulated rig, built on @sinonjs/fake-timers without touching
+ * the globals. Time never passes on its own: whenever timers are pending and the process has
+ * gone idle, the clock jumps straight to the next one. So a 1.1 s sector erase costs
+ * microseconds of wall time, and the same run always sees the same timestamps.
+ */
+export class VirtualClock implements Clock {
+  private readonly fake: FakeTimers.Clock;
+  private readonly idleTurns: number;
+  private pumping = false;
+  private holds = 0;
+
+  constructor(options: VirtualClockOptions = {}) {
+    this.fake = FakeTimers.createClock(options.startMs ?? 0, 1_000_000);
+    this.idleTurns = options.idleTurns ?? 2;
+  }
+
+  now(): number {
+    return this.fake.now;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.setTimer(ms, resolve);
+    });
+  }
+
+  setTimer(ms: number, fn: () => void): TimerHandle {
+    const id = this.fake.setTimeout(fn, Math.max(0, ms));
+    this.startPump();
+    return { cancel: () => this.fake.clearTimeout(id) };
+  }
+
+  /** Timers waiting to fire. */
+  pendingTimers(): number {
+    return this.fake.countTimers();
+  }
+
+  /**
+   * Stops time from jumping while `work` runs. Use it around work that waits on something real
+   * (a child process, a socket) so that virtual deadlines do not expire meanwhile.
+   */
+  async holdWhile<T>(work: Promise<T>): Promise<T> {
+    this.holds += 1;
+    try {
+      return await work;
+    } finally {
+      this.holds -= 1;
+      this.startPump();
+    }
+  }
+
+  /** Advances virtual time by `ms`, firing due timers in order (for tests that drive time by hand). */
+  advance(ms: number): void {
+    this.fake.tick(ms);
+  }
+
+  private startPump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      while (this.fake.countTimers() > 0 && this.holds === 0) {
+        for (let i = 0; i < this.idleTurns; i++) await new Promise<void>((r) => setImmediate(r));
+        if (this.holds === 0 && this.fake.countTimers() > 0) this.fake.next();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+}

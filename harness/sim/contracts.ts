@@ -1,0 +1,74 @@
+// The seam between the simulated chip (board, MCU, GPIO, RCC) and the code it runs from
+// system memory (the DfuSe bootloader). A team's own in-flash bootloader would sit on the
+// same seam with its own profile.
+import type { Clock } from '../clock/clock.js';
+import type { UsbGadget } from '../usb/gadget.js';
+
+/** How long the flash stays busy for one operation, in virtual ms. */
+export interface FlashBusy {
+  durationMs: number;
+}
+
+/** Bank number on the STM32H745: bank 1 at 0x08000000, bank 2 at 0x08100000. */
+export type BankNumber = 1 | 2;
+
+/**
+ * The user flash as the flash interface presents it to code running on the chip: reads,
+ * 256-bit flash-word programming, sector/bank/mass erase. Timing is returned, not slept,
+ * so the caller decides how the busy time shows (a bootloader reports it as dfuDNBUSY).
+ */
+export interface FlashMemory {
+  readonly base: number;
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly sectorsPerBank: number;
+  /** True when [address, address+length) is user flash. */
+  contains(address: number, length: number): boolean;
+  read(address: number, length: number): Uint8Array;
+  /** Programs bytes; a flash word that was not erased gets a sticky ECC error. */
+  program(address: number, data: Uint8Array): FlashBusy;
+  eraseSector(bank: BankNumber, sector: number): FlashBusy;
+  massErase(): FlashBusy;
+  isWriteProtected(bank: BankNumber, sector: number): boolean;
+}
+
+/** Readout protection as RM0399 decodes the RDP byte: 0xAA level 0, 0xCC level 2, else level 1. */
+export type RdpLevel = 0 | 1 | 2;
+
+/** The option bytes as seen through FLASH_OPTSR_CUR and the registers after it (0x5200201C). */
+export interface OptionBytesStore {
+  /** Address of the block the bootloader exposes (0x5200201C). */
+  readonly base: number;
+  /** Bytes in that block (128 on the H7 ROM's layout string). */
+  readonly blockSize: number;
+  readBlock(): Uint8Array;
+  /** Erases then programs the whole block; values take effect at the next reset. */
+  programBlock(bytes: Uint8Array): FlashBusy;
+  rdpLevel(): RdpLevel;
+  /** Regression to level 0: mass erase and option bytes back to their defaults (Read Unprotect). */
+  regressToLevel0(): FlashBusy;
+}
+
+/** Why the chip reset, as RCC_RSR would record it. */
+export type ResetCause = 'power-on' | 'pin' | 'software' | 'watchdog';
+
+/** What the chip gives the code running from system memory. */
+export interface BootloaderHost {
+  readonly clock: Clock;
+  readonly flash: FlashMemory;
+  readonly optionBytes: OptionBytesStore;
+  /** Plugs the bootloader's USB device into the board's USB socket (after the profile's startup delay). */
+  attachUsb(gadget: UsbGadget): void;
+  /** Takes it off the bus. */
+  detachUsb(): void;
+  /** Puts PA11/PA12 in AF10 push-pull, no pull, as the ROM does while it runs. */
+  claimUsbPins(): void;
+  /** Returns the peripherals the bootloader used to reset values; `complete` is the profile's choice. */
+  restorePeripherals(complete: boolean): void;
+  /** Leaves the bootloader for code whose vector table is at `vectorTable`; the chip resets if it is not valid code. */
+  jumpTo(vectorTable: number): void;
+  /** System reset, as after an option-byte write or Read Unprotect. */
+  systemReset(cause: ResetCause): void;
+  /** The board lost power (an armed fault): nothing runs until it is powered again. */
+  powerOff(): void;
+}
