@@ -37,3 +37,34 @@ export interface UsbConnector {
   /** Calls `listener` whenever the gadget on this socket changes; returns an unsubscribe. */
   watch(listener: (gadget: UsbGadget | undefined) => void): () => void;
 }
+
+/** A plain {@link UsbConnector}: whoever owns it plugs and unplugs gadgets. */
+export class UsbSocket implements UsbConnector {
+  private gadget: UsbGadget | undefined;
+  private readonly listeners = new Set<(gadget: UsbGadget | undefined) => void>();
+
+  constructor(readonly portPath: string) {}
+
+  current(): UsbGadget | undefined {
+    return this.gadget;
+  }
+
+  watch(listener: (gadget: UsbGadget | undefined) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Attaches `gadget`, replacing whatever was there. */
+  plug(gadget: UsbGadget): void {
+    if (this.gadget === gadget) return;
+    this.gadget = gadget;
+    for (const l of [...this.listeners]) l(gadget);
+  }
+
+  /** Detaches whatever is plugged in. */
+  unplug(): void {
+    if (!this.gadget) return;
+    this.gadget = undefined;
+    for (const l of [...this.listeners]) l(undefined);
+  }
+}
