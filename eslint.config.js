@@ -12,9 +12,10 @@ const layerRules = [
       'no-restricted-imports': ['error', {
         patterns: [{
           group: ['**/dfu/**', '**/rig/**', '**/cli/**', '**/probe/**', '**/serial/**', '**/fixtures/**',
-            '**/usb/transport*', '**/usb/in-process-bus*', '**/usb/libusb*', '**/usb/trace*', 'usb', 'serialport', 'execa'],
-          message: 'The simulator knows nothing of the host: it may import only harness/usb/spec.ts and harness/usb/gadget.ts.',
+            '**/usb/transport*', '**/usb/in-process-bus*', '**/usb/libusb*', '**/usb/trace*', '**/usb/errors*'],
+          message: 'The simulator knows nothing of the host: of harness/usb it may import only the wire format (spec, gadget, descriptors).',
         }],
+        paths: ['usb', 'serialport', 'execa'].map((name) => ({ name, message: 'The simulator knows nothing of the host.' })),
       }],
     },
   },
@@ -30,7 +31,8 @@ const layerRules = [
     files: ['specs/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/harness/usb/**', '**/harness/sim/**', 'usb', 'serialport'], message: 'Specs talk to a Rig and the DFU host through fixtures, never to a transport or the simulator.' }],
+        patterns: [{ group: ['**/harness/usb/**', '**/harness/sim/**'], message: 'Specs talk to a Rig and the DFU host through fixtures, never to a transport or the simulator.' }],
+        paths: ['usb', 'serialport'].map((name) => ({ name, message: 'Specs never talk to a transport.' })),
       }],
     },
   },
