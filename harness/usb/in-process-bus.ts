@@ -237,8 +237,14 @@ class InProcessTransport implements UsbTransport {
       record((error as UsbError).failure);
       throw error;
     }
-    const reply = await this.enumeration.gadget.control(setup, data);
-    await this.clock.sleep(this.transferTime(setup, data?.length ?? (reply.type === 'ack' ? reply.data?.length ?? 0 : 0)));
+    // A device that NAKs (busy erasing, say) answers late; the host gives up at its timeout.
+    const started = this.clock.now();
+    const reply = await withDeadline(this.clock, timeoutMs, Promise.resolve(this.enumeration.gadget.control(setup, data)), () => {
+      record('timeout', data);
+      return new UsbError('timeout', `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
+    });
+    const wire = this.transferTime(setup, data?.length ?? (reply.type === 'ack' ? reply.data?.length ?? 0 : 0));
+    await this.clock.sleep(Math.max(0, wire - (this.clock.now() - started)));
     switch (reply.type) {
       case 'ack': {
         const inData = data === undefined ? (reply.data ?? new Uint8Array()).slice(0, setup.wLength) : new Uint8Array();
@@ -252,7 +258,7 @@ class InProcessTransport implements UsbTransport {
         record('no-device', data);
         throw new UsbError('no-device', `${describeDevice(this.info)} dropped off the bus during request 0x${setup.bRequest.toString(16)}`);
       case 'silent': {
-        await this.clock.sleep(timeoutMs);
+        await this.clock.sleep(Math.max(0, timeoutMs - (this.clock.now() - started)));
         const failure = this.bus.isPresent(this.info) ? 'timeout' : 'no-device';
         record(failure, data);
         throw new UsbError(failure, `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
