@@ -1,0 +1,207 @@
+import { getDeviceList, type Device } from 'usb';
+import { systemClock, type Clock } from '../clock/clock.js';
+import { readDescription, type UsbDescription } from './descriptors.js';
+import { UsbError } from './errors.js';
+import { fromLibusbError } from './libusb-error.js';
+import { RequestRecipient, StandardRequest, type SetupPacket } from './spec.js';
+import { TransferTrace } from './trace.js';
+import {
+  describeDevice, describeFilter, matchesFilter,
+  type UsbBus, type UsbBusEvent, type UsbDeviceFilter, type UsbDeviceInfo, type UsbTransport,
+} from './transport.js';
+
+/** Options for {@link LibusbBus}. */
+export interface LibusbBusOptions {
+  clock?: Clock;
+  trace?: TransferTrace;
+  /** How often to rescan the bus while waiting; polling also survives hosts without hotplug. */
+  pollIntervalMs?: number;
+}
+
+/** libusb's port path: bus number, then the hub ports from the root ("1-4.2"). */
+function portPathOf(device: Device): string {
+  const ports = device.portNumbers ?? [];
+  return ports.length > 0 ? `${device.busNumber}-${ports.join('.')}` : `${device.busNumber}`;
+}
+
+function callback<T>(run: (done: (error: unknown, value?: T) => void) => void, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    run((error, value) => (error ? reject(fromLibusbError(error, what)) : resolve(value as T)));
+  });
+}
+
+/**
+ * Real USB through libusb (the `usb` 2.x package). Devices are identified by VID:PID, serial
+ * and port path, so two identical boards are never confused.
+ */
+export class LibusbBus implements UsbBus {
+  readonly trace: TransferTrace;
+  private readonly clock: Clock;
+  private readonly pollIntervalMs: number;
+
+  constructor(options: LibusbBusOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.trace = options.trace ?? new TransferTrace();
+    this.pollIntervalMs = options.pollIntervalMs ?? 100;
+  }
+
+  async list(filter: UsbDeviceFilter = {}): Promise<UsbDeviceInfo[]> {
+    const found: UsbDeviceInfo[] = [];
+    for (const device of getDeviceList()) {
+      const d = device.deviceDescriptor;
+      if (filter.vendorId !== undefined && d.idVendor !== filter.vendorId) continue;
+      if (filter.productId !== undefined && d.idProduct !== filter.productId) continue;
+      if (filter.portPath !== undefined && portPathOf(device) !== filter.portPath) continue;
+      const info: UsbDeviceInfo = {
+        vendorId: d.idVendor, productId: d.idProduct, serialNumber: await this.readSerial(device),
+        portPath: portPathOf(device), busNumber: device.busNumber, deviceAddress: device.deviceAddress,
+      };
+      if (matchesFilter(info, filter)) found.push(info);
+    }
+    return found;
+  }
+
+  async open(info: UsbDeviceInfo): Promise<UsbTransport> {
+    const device = this.find(info);
+    if (!device) throw new UsbError('no-device', `cannot open ${describeDevice(info)}: it is no longer on the bus`);
+    try {
+      device.open();
+    } catch (error) {
+      throw fromLibusbError(error, `open ${describeDevice(info)}`);
+    }
+    return new LibusbTransport(device, info, this.trace, this.clock);
+  }
+
+  async waitForDevice(filter: UsbDeviceFilter, timeoutMs: number): Promise<UsbDeviceInfo> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      const [device] = await this.list(filter);
+      if (device) return device;
+      if (this.clock.now() >= deadline) {
+        throw new UsbError('not-found', `no device matching ${describeFilter(filter)} appeared within ${timeoutMs} ms`);
+      }
+      await this.clock.sleep(Math.min(this.pollIntervalMs, deadline - this.clock.now()));
+    }
+  }
+
+  async waitForDetach(info: UsbDeviceInfo, timeoutMs: number): Promise<void> {
+    const deadline = this.clock.now() + timeoutMs;
+    while (this.find(info)) {
+      if (this.clock.now() >= deadline) throw new UsbError('timeout', `${describeDevice(info)} was still on the bus after ${timeoutMs} ms`);
+      await this.clock.sleep(Math.min(this.pollIntervalMs, deadline - this.clock.now()));
+    }
+  }
+
+  watch(listener: (event: UsbBusEvent) => void): () => void {
+    // Polling rather than libusb hotplug: it works on every platform and never loses a
+    // remove/add pair that a fast re-enumeration collapses.
+    let known = new Map<string, UsbDeviceInfo>();
+    let stopped = false;
+    const key = (d: UsbDeviceInfo): string => `${d.portPath}#${d.deviceAddress}`;
+    const scan = async (): Promise<void> => {
+      while (!stopped) {
+        const now = new Map((await this.list()).map((d) => [key(d), d]));
+        for (const [k, d] of known) if (!now.has(k)) listener({ type: 'detach', device: d });
+        for (const [k, d] of now) if (!known.has(k)) listener({ type: 'attach', device: d });
+        known = now;
+        await this.clock.sleep(this.pollIntervalMs);
+      }
+    };
+    void this.list().then((initial) => { known = new Map(initial.map((d) => [key(d), d])); void scan(); });
+    return () => { stopped = true; };
+  }
+
+  private find(info: UsbDeviceInfo): Device | undefined {
+    return getDeviceList().find((d) => d.busNumber === info.busNumber && d.deviceAddress === info.deviceAddress && portPathOf(d) === info.portPath);
+  }
+
+  private async readSerial(device: Device): Promise<string | undefined> {
+    const index = device.deviceDescriptor.iSerialNumber;
+    if (index === 0) return undefined;
+    try {
+      device.open();
+    } catch {
+      // No permission or busy: list it without a serial rather than hide it.
+      return undefined;
+    }
+    try {
+      return await callback<string | undefined>((done) => device.getStringDescriptor(index, (e, s) => done(e, s)), 'read serial number');
+    } catch {
+      return undefined;
+    } finally {
+      try { device.close(); } catch { /* already closed */ }
+    }
+  }
+}
+
+class LibusbTransport implements UsbTransport {
+  private description: UsbDescription | undefined;
+
+  constructor(private readonly device: Device, readonly info: UsbDeviceInfo, readonly trace: TransferTrace, private readonly clock: Clock) {}
+
+  private get label(): string {
+    return `${this.info.portPath}#${this.info.deviceAddress}`;
+  }
+
+  async describe(): Promise<UsbDescription> {
+    this.description ??= await readDescription((setup) => this.transfer(setup, undefined, 1000, false));
+    return this.description;
+  }
+
+  controlIn(setup: SetupPacket, timeoutMs: number): Promise<Uint8Array> {
+    return this.transfer(setup, undefined, timeoutMs, true);
+  }
+
+  async controlOut(setup: SetupPacket, data: Uint8Array, timeoutMs: number): Promise<void> {
+    if (data.length !== setup.wLength) throw new UsbError('invalid', `wLength ${setup.wLength} but ${data.length} data bytes`);
+    await this.transfer(setup, data, timeoutMs, true);
+  }
+
+  async claimInterface(interfaceNumber: number): Promise<void> {
+    try {
+      this.device.interface(interfaceNumber).claim();
+    } catch (error) {
+      throw fromLibusbError(error, `claim interface ${interfaceNumber} of ${describeDevice(this.info)}`);
+    }
+  }
+
+  async selectAltSetting(interfaceNumber: number, alternateSetting: number): Promise<void> {
+    const setup: SetupPacket = { bmRequestType: RequestRecipient.Interface, bRequest: StandardRequest.SetInterface, wValue: alternateSetting, wIndex: interfaceNumber, wLength: 0 };
+    try {
+      await callback<void>((done) => this.device.interface(interfaceNumber).setAltSetting(alternateSetting, (e) => done(e)), `select alt setting ${alternateSetting}`);
+      this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: 'ok' });
+    } catch (error) {
+      this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: (error as UsbError).failure });
+      throw error;
+    }
+  }
+
+  async reset(): Promise<void> {
+    this.trace.record({ t: this.clock.now(), device: this.label, kind: 'reset', result: 'ok' });
+    await callback<void>((done) => this.device.reset((e) => done(e)), `reset ${describeDevice(this.info)}`).catch((error: UsbError) => {
+      // A device that re-enumerates during the reset is gone from this handle: that is success.
+      if (error.failure !== 'no-device') throw error;
+    });
+  }
+
+  async close(): Promise<void> {
+    try { this.device.close(); } catch { /* already closed or gone */ }
+  }
+
+  private async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
+    this.device.timeout = timeoutMs;
+    const payload = data === undefined ? setup.wLength : Buffer.from(data.buffer, data.byteOffset, data.length);
+    try {
+      const result = await callback<Buffer | number | undefined>(
+        (done) => this.device.controlTransfer(setup.bmRequestType, setup.bRequest, setup.wValue, setup.wIndex, payload, (e, b) => done(e, b)),
+        `request 0x${setup.bRequest.toString(16)} to ${describeDevice(this.info)}`,
+      );
+      const inData = Buffer.isBuffer(result) ? new Uint8Array(result) : new Uint8Array();
+      if (traced) this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: 'ok', data: data ?? inData, length: (data ?? inData).length });
+      return inData;
+    } catch (error) {
+      if (traced) this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: (error as UsbError).failure ?? 'io' });
+      throw error;
+    }
+  }
+}
