@@ -1,0 +1,51 @@
+import { DfuHilError } from '../../errors.js';
+
+/**
+ * What is wrong with an image, stable for scripts and negative specs (the error's `code` is
+ * `image-<fault>`).
+ */
+export type ImageFault =
+  | 'unreadable'
+  | 'unknown-format'
+  | 'signature'
+  | 'crc'
+  | 'truncated'
+  | 'size-mismatch'
+  | 'overlap'
+  | 'outside-layout'
+  | 'hex-record'
+  | 'empty'
+  | 'invalid-argument'
+  | 'version-block';
+
+const HINTS: Record<ImageFault, string> = {
+  unreadable: 'Check the path and the file permissions.',
+  'unknown-format': 'Name the file .bin (with a load address), .hex (Intel HEX) or .dfu (ST DfuSe).',
+  signature: 'The file is not what its name says; regenerate it (e.g. with the project\'s writeDfuFile or ST DfuFileMgr).',
+  crc: 'The file was altered or corrupted after it was written; regenerate or download it again.',
+  truncated: 'The file is shorter than its headers announce; it was cut off in transfer. Download or build it again.',
+  'size-mismatch': 'The headers contradict each other or the file length; regenerate the file.',
+  overlap: 'Two pieces of the image claim the same bytes; fix the linker script or the tool that merged the images.',
+  'outside-layout': 'The image targets memory the device does not expose for writing; check the load address and the alt setting.',
+  'hex-record': 'The Intel HEX file is malformed; regenerate it with objcopy -O ihex.',
+  empty: 'The image holds no bytes to flash; check the build output.',
+  'invalid-argument': 'Check the values passed to the image functions.',
+  'version-block': 'See docs/image-version-block.md for the block\'s layout.',
+};
+
+/** A firmware image file (or in-memory image) is malformed or does not fit the device. */
+export class ImageError extends DfuHilError {
+  /** Which kind of problem it is. */
+  readonly fault: ImageFault;
+  /** The file or image the problem is in. */
+  readonly source: string;
+  /** The problem, without the source. */
+  readonly problem: string;
+
+  constructor(source: string, fault: ImageFault, problem: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(`image-${fault}`, `${source}: ${problem}`, { hint: options.hint ?? HINTS[fault], cause: options.cause });
+    this.fault = fault;
+    this.source = source;
+    this.problem = problem;
+  }
+}
