@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['harness/**/*.test.ts', 'fixtures/**/*.test.ts', 'bench/**/*.test.ts'],
+          include: ['harness/**/*.test.ts', 'fixtures/**/*.test.ts', 'bench/**/*.test.ts', 'firmware-images/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },
