@@ -1,0 +1,211 @@
+// The simulated NUCLEO-H745ZI-Q: the STM32H745 with its flash, option bytes and ROM
+// bootloader, BOOT0 (jumper or RC circuit), the user USB socket, and the ST-LINK's virtual
+// COM port and debug port.
+import type { Clock } from '../../clock/clock.js';
+import { UsbSocket, type UsbConnector } from '../../usb/gadget.js';
+import type { BootloaderHost, ResetCause } from '../contracts.js';
+import { Boot0RcCircuit, type Boot0RcSettings } from '../boot0/boot0-rc-circuit.js';
+import { Boot0Jumper, type Boot0Source } from '../boot0/boot0-source.js';
+import { BootloaderFaults } from '../bootloader/faults.js';
+import type { BootloaderProfile } from '../bootloader/profiles.js';
+import { SystemBootloader } from '../bootloader/system-bootloader.js';
+import { SimFlash } from '../flash/sim-flash.js';
+import { parsePinName, type GpioBank, type PinName } from '../gpio/gpio-bank.js';
+import type { Cm4State } from '../app/test-application.js';
+import { Stm32h745, type SystemMemoryCode } from '../mcu/stm32h745.js';
+import { SimOptionBytes, type OptionRegisters } from '../option-bytes/sim-option-bytes.js';
+import { ConsoleUart, type ConsoleHostEnd } from '../uart/console-uart.js';
+import { SimDebugPort } from './debug-port.js';
+
+/** BOOT0 wiring: a jumper at a fixed level, or the RC entry circuit charged from `chargePin`. */
+export type Boot0Wiring =
+  | { kind: 'jumper'; level: 0 | 1 }
+  | ({ kind: 'rc'; /** Default PG2 (see DEFAULT_RC_CHARGE_PIN). */ chargePin?: string } & Boot0RcSettings);
+
+/**
+ * Default pin that charges the BOOT0 capacitor: PG2, on the ST morpho header and, as far as we
+ * read the Nucleo-144 pinout, used by no on-board function (LEDs PB0/PE1/PB14, button PC13, VCP
+ * PD8/PD9, USB PA8-PA12, Ethernet RMII). Unconfirmed against UM2408: check your board.
+ */
+export const DEFAULT_RC_CHARGE_PIN = 'PG2';
+
+/** Options for {@link SimulatedNucleoH745}. */
+export interface SimulatedNucleoH745Options {
+  clock: Clock;
+  profile: BootloaderProfile;
+  /** The bootloader's iSerialNumber; default the profile's. */
+  serialNumber?: string;
+  /** USB port path of the user USB socket; default "1-1". */
+  portPath?: string;
+  /** Path of the ST-LINK virtual COM port; default "sim:<portPath>". */
+  consolePath?: string;
+  boot0?: Boot0Wiring;
+  /** Time from the bootloader's D+ pull-up to the device being enumerated; default 100 ms (assumed). */
+  reEnumerationDelayMs?: number;
+  /** From Reset_Handler to READY; default 10 ms (assumed). */
+  appBootDelayMs?: number;
+  /** How long `dfu rc` drives the charge pin; default 10 ms. */
+  rcChargeMs?: number;
+  /** Option values the chip leaves the factory with. */
+  initialOptions?: Partial<OptionRegisters>;
+  /** Code in system memory; default the ST ROM SystemBootloader with `profile`. */
+  createSystemMemoryCode?: (host: BootloaderHost, board: SimulatedNucleoH745) => SystemMemoryCode;
+}
+
+/** Faults of the board itself, next to the bootloader's. */
+export class BoardFaults {
+  /** Garbage on the console at every reset (pins reconfiguring glitch the TX line); empty for none. */
+  noiseOnReset: Uint8Array = new Uint8Array();
+  /** Extra enumeration time added to every bootloader attach (a slow host or hub), in ms. */
+  slowReEnumerationMs = 0;
+
+  constructor(readonly bootloader: BootloaderFaults, private readonly uart: ConsoleUart) {}
+
+  /** Puts `bytes` on the console towards the host, `afterMs` from now. */
+  consoleNoise(bytes: Uint8Array | string, afterMs = 0): void {
+    this.uart.injectNoise(bytes, afterMs);
+  }
+}
+
+/** The host's end of the console, with the identity the serial binding reports. */
+export interface SimConsole extends ConsoleHostEnd {
+  readonly path: string;
+}
+
+/**
+ * A NUCLEO-H745ZI-Q in software. Starts unpowered; `powerOn()` boots it. Two boards in one
+ * process share nothing but the clock they are given.
+ */
+export class SimulatedNucleoH745 {
+  readonly clock: Clock;
+  readonly profile: BootloaderProfile;
+  readonly serialNumber: string;
+  readonly flash: SimFlash;
+  readonly optionBytes: SimOptionBytes;
+  readonly mcu: Stm32h745;
+  readonly boot0: Boot0Source;
+  readonly uart: ConsoleUart;
+  readonly console: SimConsole;
+  readonly faults: BoardFaults;
+  readonly debug: SimDebugPort;
+  private readonly socket: UsbSocket;
+
+  constructor(options: SimulatedNucleoH745Options) {
+    this.clock = options.clock;
+    this.profile = options.profile;
+    this.serialNumber = options.serialNumber ?? options.profile.usb.defaultSerialNumber;
+    const portPath = options.portPath ?? '1-1';
+    this.socket = new UsbSocket(portPath);
+    this.optionBytes = new SimOptionBytes({ initial: options.initialOptions ?? {} });
+    this.flash = new SimFlash({ writeProtection: this.optionBytes });
+    this.optionBytes.connectFlash(this.flash);
+    this.uart = new ConsoleUart(this.clock);
+    const consolePath = options.consolePath ?? `sim:${portPath}`;
+    this.console = { path: consolePath, ...this.uart.host };
+    this.faults = new BoardFaults(new BootloaderFaults(), this.uart);
+
+    const wiring = options.boot0 ?? { kind: 'jumper', level: 0 };
+    let chargePin: PinName | undefined;
+    if (wiring.kind === 'rc') {
+      const { kind: _kind, chargePin: pinText, ...settings } = wiring;
+      chargePin = parsePinName(pinText ?? DEFAULT_RC_CHARGE_PIN);
+      if (!chargePin) throw new RangeError(`BOOT0 charge pin "${pinText ?? ''}" is not a pin of the STM32H745 (PA0..PK15)`);
+      this.boot0 = new Boot0RcCircuit(this.clock, settings);
+    } else {
+      this.boot0 = new Boot0Jumper(wiring.level);
+    }
+
+    const createCode = options.createSystemMemoryCode
+      ?? ((host: BootloaderHost) => new SystemBootloader(this.profile, host, { serialNumber: this.serialNumber, faults: this.faults.bootloader }));
+    const reEnumerationMs = options.reEnumerationDelayMs ?? 100;
+    this.mcu = new Stm32h745({
+      clock: this.clock,
+      flash: this.flash,
+      optionBytes: this.optionBytes,
+      bootConfig: () => ({
+        rdpLevel: this.optionBytes.systemMemoryBootDisabled ? 2 : this.optionBytes.rdpLevel(),
+        bootCm7Add0: this.optionBytes.bootCm7Add0(),
+        bootCm7Add1: this.optionBytes.bootCm7Add1(),
+        bootCm4Add0: this.optionBytes.bootCm4Add0(),
+        bootCm4Add1: this.optionBytes.bootCm4Add1(),
+        bcm7: this.optionBytes.bcm7(),
+        bcm4: this.optionBytes.bcm4(),
+      }),
+      boot0: this.boot0,
+      uart: this.uart,
+      usb: this.socket,
+      createBootloader: (host) => createCode(host, this),
+      reEnumerationDelayMs: () => reEnumerationMs + this.faults.slowReEnumerationMs,
+      app: {
+        ...(options.appBootDelayMs === undefined ? {} : { bootDelayMs: options.appBootDelayMs }),
+        ...(options.rcChargeMs === undefined ? {} : { rcChargeMs: options.rcChargeMs }),
+        ...(chargePin ? { rcChargePin: chargePin } : {}),
+      },
+      ...(chargePin ? { boot0ChargePin: chargePin } : {}),
+      onReset: (cause) => this.onReset(cause),
+    });
+    this.debug = new SimDebugPort(this.mcu, this.optionBytes);
+  }
+
+  /** The user USB socket (CN13): the bootloader's DFU device appears here. */
+  get usb(): UsbConnector {
+    return this.socket;
+  }
+
+  /** GPIO ports A..K. */
+  get gpio(): GpioBank {
+    return this.mcu.gpio;
+  }
+
+  /** RCC_RSR now. */
+  get rsr(): number {
+    return this.mcu.rcc.resetStatus;
+  }
+
+  /** The second core's state. */
+  get cm4State(): Cm4State {
+    return this.mcu.cm4State;
+  }
+
+  /** What the CM7 is running. */
+  get runningCode(): 'app' | 'bootloader' | 'none' {
+    const s = this.mcu.cm7State;
+    return s === 'app' || s === 'bootloader' ? s : 'none';
+  }
+
+  /** True while the board has power. */
+  get isPowered(): boolean {
+    return this.mcu.isPowered;
+  }
+
+  /** Plugs in the power (USB on the ST-LINK connector). */
+  powerOn(): void {
+    this.mcu.powerOn();
+  }
+
+  /** Unplugs the power. */
+  powerOff(): void {
+    this.mcu.powerOff();
+  }
+
+  /** Presses the black reset button (NRST). */
+  pressReset(): void {
+    this.mcu.reset('pin');
+  }
+
+  /** Programs bytes into user flash as a factory programmer would (no RDP checks, no time). */
+  loadImage(address: number, bytes: Uint8Array): void {
+    this.mcu.flash.program(address, bytes);
+  }
+
+  /** Host bytes the board's state takes (flash array, RAM pages). */
+  memoryFootprintBytes(): number {
+    return this.mcu.memoryFootprintBytes();
+  }
+
+  private onReset(_cause: ResetCause): void {
+    // The option-byte loader runs at every reset: programmed values come into force.
+    this.optionBytes.loadAtReset();
+    if (this.faults.noiseOnReset.length > 0) this.uart.injectNoise(this.faults.noiseOnReset);
+  }
+}
