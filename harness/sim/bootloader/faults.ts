@@ -1,0 +1,217 @@
+// Faults a spec can arm on the simulated bootloader: the ways real DFU sessions go wrong
+// (field-notes.md "Real-world failure modes worth simulating"). Each is one-shot unless armed
+// with `times`, and its handle says whether and when it fired.
+import type { BankNumber } from '../contracts.js';
+import type { SetupPacket } from '../../usb/spec.js';
+
+/** Whether an armed fault has fired, and when (virtual ms of the board's clock). */
+export interface FaultHandle {
+  readonly description: string;
+  /** Times it fired so far. */
+  readonly firedCount: number;
+  readonly fired: boolean;
+  /** Virtual time of the first firing. */
+  readonly firedAt: number | undefined;
+  /** Stops it from firing again. */
+  disarm(): void;
+}
+
+/**
+ * Which control transfer a fault hits, counted from when it was armed. Without `request` every
+ * control transfer counts (the bus's own enumeration reads included); with it, only DFU class
+ * requests with that bRequest (or standard requests, with `standard: true`).
+ */
+export interface TransferTrigger {
+  request?: number;
+  standard?: boolean;
+  /** 1-based; default 1 (the next matching transfer). */
+  nth?: number;
+}
+
+/** How many times a fault fires; default 1. */
+export interface Repeat {
+  times?: number;
+}
+
+/** What a disconnect fault does after dropping the device off the bus. */
+export interface DisconnectOptions extends Repeat {
+  /** Re-attach (a fresh enumeration, DFU state back to dfuIDLE) after this long; default: stay off until the board restarts the bootloader. */
+  reattachAfterMs?: number;
+}
+
+/** Kinds of flash work the lying-poll fault can target. */
+export type BusyOperation = 'set-address' | 'sector-erase' | 'mass-erase' | 'write' | 'read-unprotect';
+
+class ArmedFault implements FaultHandle {
+  firedCount = 0;
+  firedAt: number | undefined;
+  private armed = true;
+
+  constructor(readonly description: string, private readonly times: number) {}
+
+  get fired(): boolean {
+    return this.firedCount > 0;
+  }
+
+  get active(): boolean {
+    return this.armed && this.firedCount < this.times;
+  }
+
+  disarm(): void {
+    this.armed = false;
+  }
+
+  fire(now: number): void {
+    this.firedCount += 1;
+    this.firedAt ??= now;
+  }
+}
+
+class TransferCounter {
+  private seen = 0;
+  constructor(private readonly trigger: TransferTrigger) {}
+
+  /** Counts `setup` if it matches; true when this is the transfer to hit (and every later nth one when repeating). */
+  hit(setup: SetupPacket): boolean {
+    const t = this.trigger;
+    if (t.request !== undefined) {
+      const isClass = (setup.bmRequestType & 0x60) === 0x20;
+      const isStandard = (setup.bmRequestType & 0x60) === 0;
+      if (setup.bRequest !== t.request || (t.standard ? !isStandard : !isClass)) return false;
+    }
+    this.seen += 1;
+    return this.seen >= (t.nth ?? 1);
+  }
+}
+
+/** What the bootloader does when a transfer fault fires. */
+export type TransferFaultAction = { type: 'stall' } | { type: 'disconnect'; reattachAfterMs: number | undefined };
+
+/**
+ * The faults armed on one simulated bootloader. Specs arm them; the bootloader consults them
+ * at the matching point of the protocol and marks them fired.
+ */
+export class BootloaderFaults {
+  private readonly transfer: Array<{ fault: ArmedFault; counter: TransferCounter; action: TransferFaultAction }> = [];
+  private readonly firstStatus: ArmedFault[] = [];
+  private readonly pollLies: Array<{ fault: ArmedFault; reportMs: number; busyMs: number | undefined; on: BusyOperation | undefined }> = [];
+  private readonly programCuts: Array<{ fault: ArmedFault; remaining: number }> = [];
+  private readonly eraseCuts: Array<{ fault: ArmedFault; bank: BankNumber; sector: number; fraction: number }> = [];
+  private readonly leaveRaces: ArmedFault[] = [];
+
+  /** The device drops off the bus instead of answering the chosen transfer. */
+  disconnectAt(trigger: TransferTrigger, options: DisconnectOptions = {}): FaultHandle {
+    const fault = new ArmedFault(`disconnect at ${describeTrigger(trigger)}`, options.times ?? 1);
+    this.transfer.push({ fault, counter: new TransferCounter(trigger), action: { type: 'disconnect', reattachAfterMs: options.reattachAfterMs } });
+    return fault;
+  }
+
+  /** The device STALLs the chosen transfer without acting on it (its DFU state does not change). */
+  stallAt(trigger: TransferTrigger, options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault(`STALL at ${describeTrigger(trigger)}`, options.times ?? 1);
+    this.transfer.push({ fault, counter: new TransferCounter(trigger), action: { type: 'stall' } });
+    return fault;
+  }
+
+  /** STALLs the first GETSTATUS after a DfuSe command or write, before executing it (seen on the STM32L4 ROM). */
+  stallFirstGetStatusAfterCommand(options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault('STALL of the first GETSTATUS after a command', options.times ?? 1);
+    this.firstStatus.push(fault);
+    return fault;
+  }
+
+  /** The next busy operation (of kind `on`, or any) reports `reportMs` as bwPollTimeout while staying busy for `busyMs` (default: its real time). */
+  lyingPollTimeout(options: { reportMs: number; busyMs?: number; on?: BusyOperation } & Repeat): FaultHandle {
+    const fault = new ArmedFault(`bwPollTimeout ${options.reportMs} ms${options.busyMs === undefined ? '' : ` while busy ${options.busyMs} ms`}${options.on ? ` on ${options.on}` : ''}`, options.times ?? 1);
+    this.pollLies.push({ fault, reportMs: options.reportMs, busyMs: options.busyMs, on: options.on });
+    return fault;
+  }
+
+  /** Power fails once `bytes` more bytes have been programmed: the flash is left half-written and the board goes dark. */
+  powerLossAfterBytes(bytes: number): FaultHandle {
+    const fault = new ArmedFault(`power loss after ${bytes} programmed bytes`, 1);
+    this.programCuts.push({ fault, remaining: bytes });
+    return fault;
+  }
+
+  /** Power fails part-way through the erase of `sector` in `bank` (`fraction` of it erased, default half). */
+  powerLossDuringErase(bank: BankNumber, sector: number, fraction = 0.5): FaultHandle {
+    const fault = new ArmedFault(`power loss during erase of bank ${bank} sector ${sector}`, 1);
+    this.eraseCuts.push({ fault, bank, sector, fraction });
+    return fault;
+  }
+
+  /** Leave: the device drops off the bus right after the zero-length DNLOAD, before answering the GETSTATUS. */
+  leaveRace(options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault('leave races the GETSTATUS', options.times ?? 1);
+    this.leaveRaces.push(fault);
+    return fault;
+  }
+
+  /** Every fault armed so far. */
+  all(): FaultHandle[] {
+    return [...this.transfer.map((t) => t.fault), ...this.firstStatus, ...this.pollLies.map((p) => p.fault),
+      ...this.programCuts.map((p) => p.fault), ...this.eraseCuts.map((e) => e.fault), ...this.leaveRaces];
+  }
+
+  /** For the bootloader: a transfer fault that hits `setup`, if any. Every active trigger counts the transfer. */
+  onTransfer(setup: SetupPacket, now: number): TransferFaultAction | undefined {
+    let action: TransferFaultAction | undefined;
+    for (const t of this.transfer) {
+      if (!t.fault.active || !t.counter.hit(setup) || action) continue;
+      t.fault.fire(now);
+      action = t.action;
+    }
+    return action;
+  }
+
+  /** For the bootloader: true when the first GETSTATUS after a command must be stalled. */
+  onFirstStatusAfterCommand(now: number): boolean {
+    return this.take(this.firstStatus.find((f) => f.active), now);
+  }
+
+  /** For the bootloader: a lie about the poll timeout of `operation`, if armed. */
+  onBusy(operation: BusyOperation, now: number): { reportMs: number; busyMs: number | undefined } | undefined {
+    const lie = this.pollLies.find((p) => p.fault.active && (p.on === undefined || p.on === operation));
+    if (!lie) return undefined;
+    lie.fault.fire(now);
+    return { reportMs: lie.reportMs, busyMs: lie.busyMs };
+  }
+
+  /** For the bootloader: how many of `length` bytes get programmed before power fails, or undefined if it does not. */
+  onProgram(length: number, now: number): number | undefined {
+    const cut = this.programCuts.find((p) => p.fault.active);
+    if (!cut) return undefined;
+    if (cut.remaining >= length) {
+      cut.remaining -= length;
+      return undefined;
+    }
+    cut.fault.fire(now);
+    return cut.remaining;
+  }
+
+  /** For the bootloader: the fraction of the sector erased before power fails, or undefined. */
+  onSectorErase(bank: BankNumber, sector: number, now: number): number | undefined {
+    const cut = this.eraseCuts.find((e) => e.fault.active && e.bank === bank && e.sector === sector);
+    if (!cut) return undefined;
+    cut.fault.fire(now);
+    return cut.fraction;
+  }
+
+  /** For the bootloader: true when the leave must race its GETSTATUS. */
+  onLeave(now: number): boolean {
+    return this.take(this.leaveRaces.find((f) => f.active), now);
+  }
+
+  private take(fault: ArmedFault | undefined, now: number): boolean {
+    if (!fault) return false;
+    fault.fire(now);
+    return true;
+  }
+}
+
+function describeTrigger(t: TransferTrigger): string {
+  const nth = t.nth ?? 1;
+  if (t.request === undefined) return `control transfer #${nth}`;
+  return `${t.standard ? 'standard' : 'DFU'} request 0x${t.request.toString(16)} #${nth}`;
+}

@@ -1,0 +1,186 @@
+// What distinguishes one DfuSe bootloader from another: every ROM-specific value the simulated
+// bootloader uses. ST's ROM on STM32H74x/75x today; a team's own in-flash bootloader can be
+// described by another profile on the same seam. Sources are stm32h7-dfu-facts.md sections;
+// values marked "unconfirmed" are documented defaults, not observations.
+import type { DfuFunctionalDescriptor } from '../../usb/descriptors.js';
+import type { ResetCause } from '../contracts.js';
+import { DfuDeviceStatus, DfuseCommand } from './dfu-wire.js';
+
+/** What memory an alternate setting reaches. */
+export type AltTarget = 'flash' | 'option-bytes';
+
+/** One alternate setting of the DFU interface. */
+export interface AltSettingProfile {
+  /** The iInterface string: a DfuSe memory layout. */
+  name: string;
+  iInterface: number;
+  target: AltTarget;
+}
+
+/** An address range [start, end] (inclusive end, as ST documents ranges). */
+export interface AddressRange {
+  start: number;
+  end: number;
+}
+
+/** bwPollTimeout values the device reports in the GETSTATUS that enters dfuDNBUSY, in ms. */
+export interface PollTimeouts {
+  setAddress: number;
+  sectorErase: number;
+  massErase: number;
+  write: number;
+  readUnprotect: number;
+  /** Reported by the GETSTATUS that answers dfuMANIFEST. */
+  leave: number;
+}
+
+/** A DfuSe bootloader, described. */
+export interface BootloaderProfile {
+  id: string;
+  description: string;
+  /** Bootloader ID byte in system memory (AN2606 Table 3/136). */
+  bootloaderId: number;
+  usb: {
+    vendorId: number;
+    productId: number;
+    bcdUSB: number;
+    bMaxPacketSize0: number;
+    bcdDevice: number;
+    manufacturer: string;
+    product: string;
+    /** iSerialNumber's text when the board gives none. */
+    defaultSerialNumber: string;
+    configuration: { bConfigurationValue: number; iConfiguration: number; bmAttributes: number; bMaxPower: number };
+    /** Alternate settings of interface 0, in order (alt 0 first). */
+    altSettings: AltSettingProfile[];
+    functional: DfuFunctionalDescriptor;
+    langIds: number[];
+  };
+  /** What UPLOAD with wValue = 0 (Get) returns. */
+  commands: number[];
+  /** RAM the bootloader accepts for Set Address, read and write. */
+  ramRanges: AddressRange[];
+  /** Other memory it accepts for Set Address and reads (system memory). */
+  readOnlyRanges: AddressRange[];
+  timing: {
+    /** From reset (or the jump to the bootloader) until the device attaches to USB. */
+    startupDelayMs: number;
+    /** After the GETSTATUS that reports dfuMANIFEST (or the one that starts Read Unprotect), before the device drops off the bus. */
+    disconnectDelayMs: number;
+  };
+  pollTimeoutMs: PollTimeouts;
+  /** Flash writes must start on this boundary; a misaligned write fails, and so do all later writes until re-entry. */
+  writeAlignment: { bytes: number; errorStatus: number };
+  /** Status for addresses outside memory (write, Set Address, erase, read). */
+  outOfRangeStatus: number;
+  /** Status for read, write and erase while readout-protected (AN3156 Table 4). */
+  readProtectedStatus: number;
+  quirks: {
+    /** A sector erase in bank 2 reports dfuDNBUSY on every GETSTATUS until CLRSTATUS (the erase still completes). */
+    bank2EraseStaysBusy: boolean;
+    /** A flash command while a stuck bank-2 erase is still running makes the device stop answering. */
+    flashCommandDuringEraseHangs: boolean;
+  };
+  leave: {
+    /** Passed to BootloaderHost.restorePeripherals: true when every peripheral the bootloader used is back at reset values. */
+    restoresPeripheralsCompletely: boolean;
+  };
+  /** DFU_DETACH in DFU mode: 'stall' treats it as any request invalid in the state; 'ignore' ACKs it and changes nothing. */
+  detach: 'stall' | 'ignore';
+  /** A USB bus reset: 'to-idle' drops any transfer in progress and returns to dfuIDLE; 'keep-state' changes nothing. */
+  busReset: 'to-idle' | 'keep-state';
+  /** The reset cause the option-byte write's system reset leaves in RCC_RSR. */
+  optionBytesResetCause: ResetCause;
+  /** The reset cause of the system reset after Read Unprotect. */
+  readUnprotectResetCause: ResetCause;
+}
+
+/** Freezes a profile all the way down, so one board cannot change another's ROM by accident. */
+function frozen<T extends object>(value: T): Readonly<T> {
+  for (const inner of Object.values(value)) if (typeof inner === 'object' && inner !== null) frozen(inner as object);
+  return Object.freeze(value);
+}
+
+const H7_ROM_BASE: BootloaderProfile = {
+  id: 'st-rom-v9.2',
+  description: 'ST system bootloader V9.2 (0x92) in ROM, STM32H74x/75x (PID 0x450), DFU V2.2',
+  bootloaderId: 0x92,
+  usb: {
+    // §2: 0483:DF11, bcdUSB 0x0200, bMaxPacketSize0 64, bcdDevice 0x0200 (observed on H743/H750).
+    vendorId: 0x0483,
+    productId: 0xdf11,
+    bcdUSB: 0x0200,
+    bMaxPacketSize0: 64,
+    bcdDevice: 0x0200,
+    manufacturer: 'STMicroelectronics',
+    product: 'DFU in FS Mode',
+    defaultSerialNumber: '200364500000',
+    configuration: { bConfigurationValue: 1, iConfiguration: 2, bmAttributes: 0xc0, bMaxPower: 0x32 },
+    altSettings: [
+      // §2: alt 0 iInterface 0x06 (H). Alt 1's index is not in the sources: 7 is unconfirmed.
+      { name: '@Internal Flash   /0x08000000/16*128Kg', iInterface: 6, target: 'flash' },
+      { name: '@Option Bytes   /0x5200201C/01*128 e', iInterface: 7, target: 'option-bytes' },
+    ],
+    // §2: wTransferSize 1024 and bcdDFUVersion 0x011A (H). bmAttributes/wDetachTimeOut not found for the
+    // ROM: unconfirmed default CanDnload|CanUpload (0x03), not manifestation-tolerant (AN3156 §5.5), no
+    // WillDetach, wDetachTimeOut 255 ms as in ST's Cube DFU class.
+    functional: { bmAttributes: 0x03, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a },
+    langIds: [0x0409],
+  },
+  commands: [DfuseCommand.GetCommands, DfuseCommand.SetAddressPointer, DfuseCommand.Erase, DfuseCommand.ReadUnprotect],
+  // §1: RAM the bootloader accepts for read/write/go (AN2606 Tables 135, 226).
+  ramRanges: [{ start: 0x2000_4100, end: 0x2001_ffff }, { start: 0x2400_5000, end: 0x2407_ffff }],
+  // §1: system memory 0x1FF00000-0x1FF1E7FF.
+  readOnlyRanges: [{ start: 0x1ff0_0000, end: 0x1ff1_e7ff }],
+  timing: {
+    // §1: "USB connection 53.9764 ms" (AN2606 Tables 227/229). Virtual timers tick in whole ms: attaches at 54 ms.
+    startupDelayMs: 53.9764,
+    // Unconfirmed: long enough for the GETSTATUS answer to reach the host before the device drops off.
+    disconnectDelayMs: 2,
+  },
+  pollTimeoutMs: {
+    // §3: sector erase reports 1000 ms then 0 ms (H743 rev V, M). The others are not found: unconfirmed defaults.
+    setAddress: 0,
+    sectorErase: 1000,
+    massErase: 1000,
+    write: 5,
+    readUnprotect: 1000,
+    leave: 0,
+  },
+  // §1: 8-byte alignment (AN2606 §4.6, H); the status it fails with is not documented: errTARGET is unconfirmed.
+  writeAlignment: { bytes: 8, errorStatus: DfuDeviceStatus.ErrTarget },
+  outOfRangeStatus: DfuDeviceStatus.ErrTarget,
+  readProtectedStatus: DfuDeviceStatus.ErrVendor,
+  quirks: { bank2EraseStaysBusy: false, flashCommandDuringEraseHangs: false },
+  // §3: AN3156 says the peripherals used go back to reset values; AN2606 says "occasionally not all". Default: complete.
+  leave: { restoresPeripheralsCompletely: true },
+  // §8: DETACH is not valid in any DFU-mode state.
+  detach: 'stall',
+  // Unconfirmed: the ROM's USB stack is assumed to restart its DFU class on a bus reset.
+  busReset: 'to-idle',
+  // Unconfirmed: a software system reset (NVIC_SystemReset) is assumed for both.
+  optionBytesResetCause: 'software',
+  readUnprotectResetCause: 'software',
+};
+
+/** ST ROM bootloader V9.2 (0x92): the bank-2 erase bug fixed (AN2606 Table 136). */
+export const ST_ROM_H745_V9_2: Readonly<BootloaderProfile> = frozen(structuredClone(H7_ROM_BASE));
+
+/**
+ * ST ROM bootloader V9.1 (0x91): "Erase on bank2 not working as expected... SW exits while the
+ * operation is ongoing. Sending a new command invoking the flash memory after the erase can
+ * hang the system" (AN2606 Table 136; field reports in facts §3).
+ */
+export const ST_ROM_H745_V9_1: Readonly<BootloaderProfile> = frozen({
+  ...structuredClone(H7_ROM_BASE),
+  id: 'st-rom-v9.1',
+  description: 'ST system bootloader V9.1 (0x91) in ROM, STM32H74x/75x (PID 0x450): bank-2 erase stays dfuDNBUSY',
+  bootloaderId: 0x91,
+  quirks: { bank2EraseStaysBusy: true, flashCommandDuringEraseHangs: true },
+});
+
+/** Profiles by the name rigs use. */
+export const bootloaderProfiles: Record<string, BootloaderProfile> = {
+  'st-rom-v9.1': ST_ROM_H745_V9_1,
+  'st-rom-v9.2': ST_ROM_H745_V9_2,
+};
