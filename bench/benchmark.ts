@@ -1,0 +1,11 @@
+// What every benchmark module returns, so bench/run.ts can print them side by side.
+
+/** One measured case: a name and its figures, printed as one table row. */
+export interface BenchRow {
+  benchmark: string;
+  case: string;
+  metrics: Record<string, string | number>;
+}
+
+/** A benchmark: runs its cases and returns one row each. */
+export type Benchmark = () => Promise<BenchRow[]>;

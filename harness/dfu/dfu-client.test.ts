@@ -1,0 +1,186 @@
+import { describe, expect, it } from 'vitest';
+import { UsbError } from '../usb/errors.js';
+import type { UsbTransport } from '../usb/transport.js';
+import { DfuClient, type DfuClientOptions } from './dfu-client.js';
+import { DfuError, DfuStateError, DfuTimeoutError } from './errors.js';
+import { describeDfuTransfers, DfuState, DfuStatus, encodeDfuseCommand } from './protocol.js';
+import { plugScriptedDfuseDevice } from './testing/in-process-dfuse.js';
+import type { ScriptedDfuseDeviceOptions } from './testing/scripted-dfuse-device.js';
+
+async function session(device: Omit<ScriptedDfuseDeviceOptions, 'clock' | 'socket'> = {}, options: DfuClientOptions = {}) {
+  const setup = await plugScriptedDfuseDevice(device);
+  const transport: UsbTransport = await setup.bus.open(setup.info);
+  const client = new DfuClient(transport, 0, setup.clock, options);
+  const mark = transport.trace.mark();
+  const transfers = (): string[] => describeDfuTransfers(transport.trace.since(mark));
+  return { ...setup, transport, client, transfers };
+}
+
+describe('DfuClient requests', () => {
+  it('reads the status and the state of an idle device', async () => {
+    const { client, transfers } = await session();
+    expect(await client.getStatus()).toEqual({ status: DfuStatus.Ok, pollTimeoutMs: 0, state: DfuState.DfuIdle, iString: 0 });
+    expect(await client.getState()).toBe(DfuState.DfuIdle);
+    expect(transfers()).toEqual(['GETSTATUS OK/dfuIDLE ok', 'GETSTATE ok']);
+  });
+
+  it('walks a DNLOAD through dfuDNLOAD-SYNC, dfuDNBUSY and dfuDNLOAD-IDLE, then ABORTs to dfuIDLE', async () => {
+    const { client, device } = await session();
+    await client.download(0, encodeDfuseCommand(0x21, 0x08040000));
+    expect(device.state).toBe(DfuState.DfuDnloadSync);
+    expect(await client.getState()).toBe(DfuState.DfuDnloadSync);
+    expect((await client.getStatus()).state).toBe(DfuState.DfuDnbusy);
+    expect((await client.getStatus()).state).toBe(DfuState.DfuDnloadIdle);
+    expect(device.pointer).toBe(0x08040000);
+    await client.abort();
+    expect(await client.getState()).toBe(DfuState.DfuIdle);
+  });
+
+  it('uploads with the block number in wValue and the interface in wIndex', async () => {
+    const { client, device, transport } = await session();
+    device.poke(0x08000000, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    const mark = transport.trace.mark();
+    expect(Array.from(await client.upload(2, 8))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(transport.trace.since(mark)[0]!.setup).toEqual({ bmRequestType: 0xa1, bRequest: 2, wValue: 2, wIndex: 0, wLength: 8 });
+    expect(await client.getState()).toBe(DfuState.DfuUploadIdle);
+  });
+
+  it('clears dfuERROR with CLRSTATUS', async () => {
+    const { client } = await session({ initialState: DfuState.DfuError, initialStatus: DfuStatus.ErrTarget });
+    expect(await client.getStatus()).toMatchObject({ status: DfuStatus.ErrTarget, state: DfuState.DfuError });
+    await client.clearStatus();
+    expect(await client.getStatus()).toMatchObject({ status: DfuStatus.Ok, state: DfuState.DfuIdle });
+  });
+
+  it('sends DETACH with the timeout in wValue', async () => {
+    const { client, transport } = await session();
+    const mark = transport.trace.mark();
+    await client.detach(255);
+    expect(transport.trace.since(mark)[0]!.setup).toEqual({ bmRequestType: 0x21, bRequest: 0, wValue: 255, wIndex: 0, wLength: 0 });
+  });
+});
+
+describe('DfuClient GETSTATUS stall retries', () => {
+  it('retries a stalled early GETSTATUS and gets the answer', async () => {
+    const { client, transfers } = await session({ stallStatusAfterDnload: 2 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    expect((await client.getStatus()).state).toBe(DfuState.DfuDnbusy);
+    expect(transfers()).toEqual(['ERASE 0x08000000 ok', 'GETSTATUS stall', 'GETSTATUS stall', 'GETSTATUS OK/dfuDNBUSY ok']);
+  });
+
+  it('gives up after the configured number of retries with the stall', async () => {
+    const { client, transfers } = await session({ stallStatusAfterDnload: 5 }, { statusStallRetries: 3 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const error = await client.getStatus().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsbError);
+    expect((error as UsbError).failure).toBe('stall');
+    expect(transfers().filter((t) => t === 'GETSTATUS stall')).toHaveLength(4);
+  });
+});
+
+describe('DfuClient.pollUntil', () => {
+  it('waits bwPollTimeout between polls on the injected clock', async () => {
+    const { client, clock, transport } = await session({ erase: { reportedMs: 400, busyMs: 1000 } });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    const mark = transport.trace.mark();
+    const report = await client.pollUntil({ request: 'ERASE', address: 0x08000000 }, [DfuState.DfuDnloadIdle]);
+    expect(report.state).toBe(DfuState.DfuDnloadIdle);
+    // Polls at +0, +400, +800, +1200 (plus 1 ms of wire time each): three busy answers, then done.
+    const times = transport.trace.since(mark).map((e) => Math.round(e.t - start));
+    expect(times).toEqual([1, 402, 803, 1204]);
+  });
+
+  it('raises a zero bwPollTimeout to the floor', async () => {
+    const { client, clock } = await session({ erase: { reportedMs: 0, busyMs: 95 } }, { pollFloorMs: 20 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle]);
+    // 1 ms wire + 5 polls spaced 20+1 ms: the device is done at 95 ms, seen at the poll after.
+    expect(clock.now() - start).toBe(106);
+  });
+
+  it('caps an absurd bwPollTimeout (0xFFFFFF, 4.6 hours) at the ceiling', async () => {
+    const { client, clock } = await session({ erase: { reportedMs: 0xffffff, busyMs: 1500 } }, { pollCeilingMs: 1000 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle]);
+    expect(clock.now() - start).toBe(2003);
+  });
+
+  it('throws DfuTimeoutError naming the operation and the state once the deadline passes', async () => {
+    const { client, clock } = await session({ stuckEraseFrom: 0x08000000, erase: { reportedMs: 1000, busyMs: 10 } }, { operationDeadlineMs: 3500 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    const error = await client.pollUntil({ request: 'ERASE', address: 0x08000000 }, [DfuState.DfuDnloadIdle]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuTimeoutError);
+    expect((error as DfuTimeoutError).message).toBe('ERASE 0x08000000 did not complete within 3501 ms and 5 GETSTATUS polls, still dfuDNBUSY');
+    expect((error as DfuTimeoutError).lastReport?.state).toBe(DfuState.DfuDnbusy);
+    expect((error as DfuTimeoutError).hint).toMatch(/operationDeadlineMs/);
+    expect(clock.now() - start).toBe(3501);
+  });
+
+  it('stops after maxPolls busy answers', async () => {
+    const { client } = await session({ stuckEraseFrom: 0x08000000 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    await expect(client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle], { maxPolls: 3 })).rejects.toThrow(/3 GETSTATUS polls/);
+  });
+
+  it('throws DfuError with status, state, request and address on an error status', async () => {
+    const { client } = await session();
+    await client.download(0, encodeDfuseCommand(0x41, 0x09000000));
+    const error = await client.pollUntil({ request: 'ERASE', address: 0x09000000 }, [DfuState.DfuDnloadIdle]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuError);
+    expect((error as DfuError).message).toBe('errTARGET in dfuERROR after ERASE 0x09000000');
+    expect((error as DfuError).code).toBe('dfu-status');
+    expect((error as DfuError).hint).toMatch(/alternate setting/);
+  });
+
+  it('throws DfuStateError on a stable state that is not a target', async () => {
+    const { client } = await session();
+    await expect(client.pollUntil({ request: 'LEAVE' }, [DfuState.DfuManifest])).rejects.toThrow(
+      new DfuStateError({ request: 'LEAVE' }, 'dfuMANIFEST', { status: 0, pollTimeoutMs: 0, state: DfuState.DfuIdle, iString: 0 }).message);
+  });
+});
+
+describe('DfuClient.toIdle', () => {
+  it('ABORTs a stale dfuDNLOAD-IDLE left by an aborted run', async () => {
+    const { client, transfers } = await session({ initialState: DfuState.DfuDnloadIdle });
+    expect((await client.toIdle()).state).toBe(DfuState.DfuIdle);
+    expect(transfers()).toEqual(['GETSTATUS OK/dfuDNLOAD-IDLE ok', 'ABORT ok', 'GETSTATUS OK/dfuIDLE ok']);
+  });
+
+  it('ABORTs dfuUPLOAD-IDLE', async () => {
+    const { client, transfers } = await session({ initialState: DfuState.DfuUploadIdle });
+    await client.toIdle();
+    expect(transfers()).toEqual(['GETSTATUS OK/dfuUPLOAD-IDLE ok', 'ABORT ok', 'GETSTATUS OK/dfuIDLE ok']);
+  });
+
+  it('CLRSTATUSes a stale dfuERROR', async () => {
+    const { client, transfers } = await session({ initialState: DfuState.DfuError, initialStatus: DfuStatus.ErrWrite });
+    await client.toIdle();
+    expect(transfers()).toEqual(['GETSTATUS errWRITE/dfuERROR ok', 'CLRSTATUS ok', 'GETSTATUS OK/dfuIDLE ok']);
+  });
+
+  it('does nothing to an idle device', async () => {
+    const { client, transfers } = await session();
+    await client.toIdle();
+    expect(transfers()).toEqual(['GETSTATUS OK/dfuIDLE ok']);
+  });
+
+  it('refuses run-time and manifestation states with a hint', async () => {
+    const app = await session({ initialState: DfuState.AppIdle });
+    await expect(app.client.toIdle()).rejects.toMatchObject({ name: 'DfuStateError', hint: expect.stringMatching(/enterDfuMode/) });
+    const manifest = await session({ initialState: DfuState.DfuManifestWaitReset });
+    await expect(manifest.client.toIdle()).rejects.toMatchObject({ name: 'DfuStateError', hint: expect.stringMatching(/Reset the board/) });
+  });
+
+  it('gives up after a bounded number of steps on a device that will not settle', async () => {
+    const { client } = await session({
+      initialState: DfuState.DfuError,
+      // CLRSTATUS is acknowledged but the device stays in dfuERROR.
+      override: (setup) => (setup.bRequest === 4 && (setup.bmRequestType & 0x60) === 0x20 ? { type: 'ack' } : undefined),
+    });
+    await expect(client.toIdle(3)).rejects.toThrow('expected dfuIDLE within 3 steps after RECOVER TO IDLE, the device reported dfuERROR (OK)');
+  });
+});

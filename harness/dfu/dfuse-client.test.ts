@@ -1,0 +1,430 @@
+import { describe, expect, it } from 'vitest';
+import { DfuDescriptorError, DfuError, DfuRangeError, DfuStateError, DfuVerifyError, OptionBytesFormatError, OptionBytesRefusedError, RdpLevel2RefusedError } from './errors.js';
+import { DfuseClient, type DfuProgress, type DfuseOpenOptions } from './dfuse-client.js';
+import { describeDfuTransfers, DfuState, DfuStatus } from './protocol.js';
+import { plugScriptedDfuseDevice } from './testing/in-process-dfuse.js';
+import type { ScriptedDfuseDeviceOptions } from './testing/scripted-dfuse-device.js';
+
+const KiB = 1024;
+
+async function session(device: Omit<ScriptedDfuseDeviceOptions, 'clock' | 'socket'> = {}, options: Omit<DfuseOpenOptions, 'clock'> = {}) {
+  const setup = await plugScriptedDfuseDevice(device);
+  const client = await DfuseClient.open(setup.bus, setup.info, { clock: setup.clock, ...options });
+  let mark = client.transport.trace.mark();
+  const transfers = (): string[] => describeDfuTransfers(client.transport.trace.since(mark));
+  const resetTrace = (): void => { mark = client.transport.trace.mark(); };
+  return { ...setup, client, transfers, resetTrace };
+}
+
+function pattern(length: number, seed = 0): Uint8Array {
+  return new Uint8Array(length).map((_, i) => (i * 7 + seed) & 0xff);
+}
+
+describe('DfuseClient.open', () => {
+  it('selects alt 0, parses its layout and takes wTransferSize from the functional descriptor', async () => {
+    const { client } = await session();
+    expect(client.alternateSetting).toBe(0);
+    expect(client.layout.name).toBe('Internal Flash');
+    expect(client.layout.end).toBe(0x08200000);
+    expect(client.transferSize).toBe(1024);
+    expect(client.functional?.bcdDFUVersion).toBe(0x011a);
+    expect([...client.layouts().values()].map((l) => l.name)).toEqual(['Internal Flash', 'Option Bytes']);
+  });
+
+  it('selects an alt setting by its memory name', async () => {
+    const { client, device } = await session({}, { altSetting: 'Option Bytes' });
+    expect(client.alternateSetting).toBe(1);
+    expect(device.alt).toBe(1);
+    expect(client.layout.start).toBe(0x5200201c);
+  });
+
+  it('switches alt settings, with the layout following', async () => {
+    const { client, device } = await session();
+    const layout = await client.selectAlt('option bytes');
+    expect(layout.start).toBe(0x5200201c);
+    expect(client.alternateSetting).toBe(1);
+    expect(device.alt).toBe(1);
+    expect((await client.upload(0x5200201c, 128))[1]).toBe(0xaa);
+  });
+
+  it('refuses an unknown alt setting, listing the ones there are', async () => {
+    await expect(session({}, { altSetting: 'SRAM' })).rejects.toThrow('no alternate setting "SRAM" on the DFU interface (it has 0 "@Internal Flash   /0x08000000/16*128Kg", 1 "@Option Bytes   /0x5200201C/01*128 e")');
+  });
+
+  it('rejects wTransferSize 0 with a typed error', async () => {
+    const error = await session({ functional: { wTransferSize: 0 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuDescriptorError);
+    expect((error as DfuDescriptorError).message).toBe('the DFU functional descriptor gives wTransferSize 0');
+    expect((error as DfuDescriptorError).hint).toMatch(/pass transferSize/);
+  });
+
+  it('clamps wTransferSize above 4096 to 4096, and takes an explicit override as given', async () => {
+    expect((await session({ functional: { wTransferSize: 8192 } })).client.transferSize).toBe(4096);
+    expect((await session({ functional: { wTransferSize: 0 } }, { transferSize: 2048 })).client.transferSize).toBe(2048);
+    await expect(session({}, { transferSize: 0 })).rejects.toBeInstanceOf(DfuDescriptorError);
+  });
+
+  it('brings a device left in dfuDNLOAD-IDLE or dfuERROR by an aborted run back to dfuIDLE', async () => {
+    const stale = await session({ initialState: DfuState.DfuDnloadIdle });
+    expect(stale.device.state).toBe(DfuState.DfuIdle);
+    const error = await session({ initialState: DfuState.DfuError, initialStatus: DfuStatus.ErrProg });
+    expect(error.device.state).toBe(DfuState.DfuIdle);
+    expect(describeDfuTransfers(error.client.transport.trace.list())).toEqual(['bus attach', 'GETSTATUS errPROG/dfuERROR ok', 'CLRSTATUS ok', 'GETSTATUS OK/dfuIDLE ok']);
+  });
+});
+
+describe('DfuSe commands', () => {
+  it('reads the command list with Get (UPLOAD wValue=0) and returns to dfuIDLE', async () => {
+    const { client, device, transfers } = await session();
+    expect(await client.getCommands()).toEqual([0x00, 0x21, 0x41, 0x92]);
+    expect(device.state).toBe(DfuState.DfuIdle);
+    expect(transfers()).toEqual(['GETSTATUS OK/dfuIDLE ok', 'UPLOAD(get) ok', 'ABORT ok']);
+  });
+
+  it('sets the address pointer: DNLOAD 0x21+address, GETSTATUS dfuDNBUSY, GETSTATUS dfuDNLOAD-IDLE', async () => {
+    const { client, device, transfers } = await session();
+    await client.setAddress(0x08100000);
+    expect(device.pointer).toBe(0x08100000);
+    expect(transfers()).toEqual(['SET_ADDRESS 0x08100000 ok', 'GETSTATUS OK/dfuDNBUSY ok', 'GETSTATUS OK/dfuDNLOAD-IDLE ok']);
+  });
+
+  it('erases a sector, waiting the reported bwPollTimeout', async () => {
+    const { client, device, clock } = await session({ erase: { reportedMs: 1000, busyMs: 900 } });
+    device.poke(0x08020000, pattern(64));
+    const start = clock.now();
+    expect(await client.eraseSector(0x08020010)).toBeUndefined();
+    expect(Array.from(device.peek(0x08020000, 4))).toEqual([0xff, 0xff, 0xff, 0xff]);
+    // DNLOAD (1 ms), GETSTATUS dfuDNBUSY (1 ms), 1000 ms wait, GETSTATUS (1 ms).
+    expect(clock.now() - start).toBe(1003);
+  });
+
+  it('mass-erases with 0x41 alone', async () => {
+    const { client, device, transfers } = await session();
+    device.poke(0x081ffff0, pattern(16));
+    await client.massErase();
+    expect(device.peek(0x081ffff0, 16).every((b) => b === 0xff)).toBe(true);
+    expect(transfers()[0]).toBe('MASS_ERASE ok');
+  });
+
+  it('reports an erase outside the layout as errTARGET naming the address', async () => {
+    const { client } = await session({ layouts: ['@Internal Flash   /0x08000000/8*128Kg'] });
+    await expect(client.eraseSector(0x08100000)).rejects.toThrow(new DfuError({ request: 'ERASE', address: 0x08100000 }, { status: DfuStatus.ErrTarget, state: DfuState.DfuError, pollTimeoutMs: 0, iString: 0 }).message);
+    // The error was cleared, so the session is still usable and the same error comes back.
+    await expect(client.eraseSector(0x08100000)).rejects.toThrow('errTARGET in dfuERROR after ERASE 0x08100000');
+    await client.eraseSector(0x08000000);
+  });
+
+  it('refuses a command whose first GETSTATUS is not dfuDNBUSY', async () => {
+    const { client } = await session({
+      override: (setup, _data, device) => (setup.bRequest === 3 && device.state === DfuState.DfuDnloadSync
+        ? { type: 'ack', data: Uint8Array.of(0, 0, 0, 0, DfuState.DfuIdle, 0) } : undefined),
+    });
+    await expect(client.setAddress(0x08000000)).rejects.toThrow('expected dfuDNBUSY (a DfuSe command runs on the first GETSTATUS) after SET_ADDRESS 0x08000000, the device reported dfuIDLE (OK)');
+  });
+
+  it('refuses Read Unprotect without allowOptionBytes, and treats the reset after it as expected', async () => {
+    const { client, device } = await session();
+    await expect(client.readUnprotect()).rejects.toBeInstanceOf(OptionBytesRefusedError);
+    expect(device.log).toEqual([]);
+    device.poke(0x08000000, pattern(8));
+    expect(await client.readUnprotect({ allowOptionBytes: true })).toEqual({ outcome: 'will-reset' });
+    expect(device.log).toEqual(['READ_UNPROTECT']);
+    expect(device.peek(0x08000000, 8).every((b) => b === 0xff)).toBe(true);
+  });
+});
+
+describe('DfuseClient.download', () => {
+  it('erases exactly the sectors the image touches, each once, in address order', async () => {
+    const { client, device } = await session();
+    const report = await client.download([
+      { address: 0x08120000, data: pattern(100) },
+      { address: 0x0801fff0, data: pattern(32) }, // straddles sectors 0 and 1
+      { address: 0x08020100, data: pattern(64) }, // sector 1 again
+    ]);
+    expect(report.erasedSectors).toEqual([0x08000000, 0x08020000, 0x08120000]);
+    expect(device.log.filter((l) => l.startsWith('ERASE'))).toEqual(['ERASE 0x08000000', 'ERASE 0x08020000', 'ERASE 0x08120000']);
+  });
+
+  it('splits into wTransferSize blocks, each sent as SET_ADDRESS to its start then DNLOAD wValue=2', async () => {
+    const { client, device, transfers, resetTrace } = await session({}, { transferSize: 1024 });
+    const data = pattern(2500);
+    resetTrace();
+    const report = await client.download([{ address: 0x08000000, data }], { erase: 'none' });
+    expect(report).toMatchObject({ outcome: 'written', bytesWritten: 2504, erasedSectors: [] });
+    expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'DNLOAD#2 1024 ok',
+      'SET_ADDRESS 0x08000400 ok', 'DNLOAD#2 1024 ok',
+      'SET_ADDRESS 0x08000800 ok', 'DNLOAD#2 456 ok',
+    ]);
+    // The tail is padded to the 8-byte write alignment with erased bytes.
+    expect(Array.from(device.peek(0x080009c2, 8))).toEqual([...data.subarray(2498), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect(device.peek(0x08000000, 2500)).toEqual(data);
+  });
+
+  it('polls each block to dfuDNLOAD-IDLE, accepting a device that skips dfuDNBUSY', async () => {
+    let dataBlockPending = false;
+    const { client, device, transfers, resetTrace } = await session({
+      write: { reportedMs: 0, busyMs: 0 },
+      override: (setup, _data, d) => {
+        // An STM32U5-style bootloader: a data block's first GETSTATUS already says dfuDNLOAD-IDLE.
+        if (setup.bRequest === 1 && setup.wValue >= 2 && setup.wLength > 0) dataBlockPending = true;
+        if (setup.bRequest !== 3 || !dataBlockPending) return undefined;
+        dataBlockPending = false;
+        d.control(setup, undefined);
+        return d.control(setup, undefined);
+      },
+    });
+    resetTrace();
+    await client.download([{ address: 0x08000000, data: pattern(16) }], { erase: 'none' });
+    expect(transfers().slice(-2)).toEqual(['DNLOAD#2 16 ok', 'GETSTATUS OK/dfuDNLOAD-IDLE ok']);
+    expect(device.peek(0x08000000, 16)).toEqual(pattern(16));
+  });
+
+  it('reports progress for erase and download, ending at the totals', async () => {
+    const events: DfuProgress[] = [];
+    const { client } = await session();
+    await client.download([{ address: 0x08000000, data: pattern(3 * KiB) }], { onProgress: (p) => events.push(p), verify: true });
+    const byPhase = (phase: string) => events.filter((e) => e.phase === phase).map((e) => `${e.bytesDone}/${e.bytesTotal}`);
+    expect(byPhase('erase')).toEqual(['0/131072', '131072/131072']);
+    expect(byPhase('download')).toEqual(['0/3072', '1024/3072', '2048/3072', '3072/3072']);
+    expect(byPhase('verify')).toEqual(['3072/3072']);
+  });
+
+  it('verifies by read-back when asked', async () => {
+    const { client } = await session();
+    const report = await client.download([{ address: 0x08040000, data: pattern(5000) }], { verify: true });
+    expect(report.verified).toBe(true);
+  });
+
+  it('throws DfuVerifyError at the first differing byte', async () => {
+    // A write-protected sector: ST's bootloader acknowledges the write and reports no error (AN3156 §4.1).
+    const { client } = await session({ writeProtected: [0x08020000] });
+    const error = await client.download([{ address: 0x0801ffe0, data: pattern(64, 1) }], { verify: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuVerifyError);
+    expect((error as DfuVerifyError).message).toBe('verify failed: at 0x08020000 expected 0xE1, read 0xFF');
+  });
+
+  it('refuses out-of-layout, overlapping and misaligned segments before sending anything', async () => {
+    const { client, transfers } = await session({ layouts: ['@Internal Flash   /0x08000000/8*128Kg'] });
+    await expect(client.download([{ address: 0x080ffff0, data: pattern(32) }])).rejects.toMatchObject({
+      name: 'DfuRangeError', problem: 'outside-layout', address: 0x08100000,
+      message: '32-byte segment from 0x080FFFF0 leaves the layout "Internal Flash" (0x08000000..0x080FFFFF) at 0x08100000',
+    });
+    await expect(client.download([{ address: 0x08000000, data: pattern(32) }, { address: 0x08000010, data: pattern(8) }])).rejects.toMatchObject({ problem: 'overlap' });
+    await expect(client.download([{ address: 0x08000004, data: pattern(8) }])).rejects.toMatchObject({ problem: 'misaligned', address: 0x08000004 });
+    await expect(client.download([])).rejects.toMatchObject({ problem: 'empty' });
+    expect(transfers()).toEqual([]);
+  });
+
+  it('refuses read-only and non-erasable memory', async () => {
+    const { client, transfers } = await session({ layouts: ['@Mixed /0x08000000/1*1Ka,1*1Ke,1*1Kg'] });
+    await expect(client.download([{ address: 0x08000000, data: pattern(8) }])).rejects.toMatchObject({ problem: 'not-writable' });
+    await expect(client.download([{ address: 0x08000400, data: pattern(8) }])).rejects.toMatchObject({ problem: 'not-erasable' });
+    await expect(client.download([{ address: 0x08000800, data: pattern(8) }])).resolves.toMatchObject({ erasedSectors: [0x08000800] });
+    expect(transfers().filter((t) => t.startsWith('ERASE'))).toEqual(['ERASE 0x08000800 ok']);
+  });
+
+  it('takes a FirmwareImage-shaped object as well as a list of segments', async () => {
+    const { client, device } = await session();
+    await client.download({ segments: [{ address: 0x08100000, data: pattern(24) }] });
+    expect(device.peek(0x08100000, 24)).toEqual(pattern(24));
+  });
+
+  it('mass-erases instead of sector erases when asked', async () => {
+    const { client, device } = await session();
+    await client.download([{ address: 0x08100000, data: pattern(8) }], { erase: 'mass' });
+    expect(device.log.slice(0, 1)).toEqual(['MASS_ERASE']);
+  });
+});
+
+describe('the STM32H7 bank-2 erase that stays dfuDNBUSY', () => {
+  it('recovers with CLRSTATUS (errUNKNOWN/dfuERROR) then CLRSTATUS (dfuIDLE), and carries on', async () => {
+    const { client, device, transfers, resetTrace } = await session({ stuckEraseFrom: 0x08100000 }, { eraseStuckMs: 5000 });
+    resetTrace();
+    const data = pattern(2 * KiB);
+    const report = await client.download([{ address: 0x080ffc00, data }], { verify: true });
+    expect(report.recoveries).toEqual([{ address: 0x08100000, afterFirstClear: 'errUNKNOWN/dfuERROR', elapsedMs: 5007 }]);
+    expect(report.erasedSectors).toEqual([0x080e0000, 0x08100000]);
+    expect(report.verified).toBe(true);
+    const t = transfers();
+    const i = t.indexOf('CLRSTATUS ok');
+    expect(t.slice(i - 1, i + 5)).toEqual([
+      'GETSTATUS OK/dfuDNBUSY ok', 'CLRSTATUS ok', 'GETSTATUS errUNKNOWN/dfuERROR ok', 'CLRSTATUS ok', 'GETSTATUS OK/dfuIDLE ok', 'SET_ADDRESS 0x080FFC00 ok',
+    ]);
+    expect(device.log).toContain('UNSTUCK');
+  });
+
+  it('can detect the stuck erase by a number of polls instead of time', async () => {
+    const { client, clock } = await session({ stuckEraseFrom: 0x08100000, erase: { reportedMs: 1000, busyMs: 900 } }, { eraseStuckPolls: 3 });
+    const start = clock.now();
+    const recovery = await client.eraseSector(0x08100000);
+    expect(recovery?.afterFirstClear).toBe('errUNKNOWN/dfuERROR');
+    // Three dfuDNBUSY answers 1000 ms apart, then four recovery transfers.
+    expect(clock.now() - start).toBe(2 + 2002 + 4);
+  });
+
+  it('does not mistake a long but finishing erase for the bug', async () => {
+    const { client } = await session({ erase: { reportedMs: 0, busyMs: 4000 } }, { eraseStuckMs: 10_000 });
+    const report = await client.download([{ address: 0x08100000, data: pattern(8) }]);
+    expect(report.recoveries).toEqual([]);
+  });
+});
+
+describe('DfuseClient.upload', () => {
+  it('sets the pointer, ABORTs to dfuIDLE, then UPLOADs blocks 2, 3, ...', async () => {
+    const { client, device, transfers } = await session();
+    device.poke(0x08000000, pattern(2048 + 100));
+    expect(await client.upload(0x08000000, 2048 + 100)).toEqual(pattern(2048 + 100));
+    expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'ABORT ok', 'UPLOAD#2 1024 ok', 'UPLOAD#3 1024 ok',
+      // A short last block changes wLength, and with it the device's address arithmetic: re-set the pointer.
+      'ABORT ok', 'SET_ADDRESS 0x08000800 ok', 'ABORT ok', 'UPLOAD#2 100 ok', 'ABORT ok',
+    ]);
+    expect(device.state).toBe(DfuState.DfuIdle);
+  });
+
+  it('re-sets the pointer before the block number wraps', async () => {
+    const { client, device, transfers } = await session({}, { transferSize: 16, maxBlockNumber: 5 });
+    device.poke(0x08000000, pattern(160));
+    expect(await client.upload(0x08000000, 160)).toEqual(pattern(160));
+    const lines = transfers().filter((t) => t.startsWith('UPLOAD') || t.startsWith('SET_ADDRESS'));
+    expect(lines).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'UPLOAD#2 16 ok', 'UPLOAD#3 16 ok', 'UPLOAD#4 16 ok', 'UPLOAD#5 16 ok',
+      'SET_ADDRESS 0x08000040 ok', 'UPLOAD#2 16 ok', 'UPLOAD#3 16 ok', 'UPLOAD#4 16 ok', 'UPLOAD#5 16 ok',
+      'SET_ADDRESS 0x08000080 ok', 'UPLOAD#2 16 ok', 'UPLOAD#3 16 ok',
+    ]);
+  });
+
+  it('refuses a read outside the layout', async () => {
+    const { client } = await session();
+    await expect(client.upload(0x081fff00, 0x200)).rejects.toBeInstanceOf(DfuRangeError);
+  });
+
+  it('reports a short frame as a state error with the device state', async () => {
+    const { client } = await session({
+      override: (setup) => (setup.bRequest === 2 && setup.wValue === 3 ? { type: 'ack', data: new Uint8Array(10) } : undefined),
+    });
+    const error = await client.upload(0x08000000, 4096).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuStateError);
+    expect((error as DfuStateError).message).toBe('expected 1024 bytes after UPLOAD#3 0x08000400, the device reported dfuUPLOAD-IDLE (OK)');
+  });
+});
+
+describe('DfuseClient.verify', () => {
+  it('reports ok, or the first differing address with both bytes', async () => {
+    const { client, device } = await session();
+    device.poke(0x08000000, pattern(64));
+    expect(await client.verify([{ address: 0x08000000, data: pattern(64) }])).toEqual({ ok: true, bytesCompared: 64 });
+    const expected = pattern(64);
+    expected[40] = 0x5a;
+    expect(await client.verify([{ address: 0x08000000, data: expected }])).toEqual({ ok: false, address: 0x08000028, expected: 0x5a, actual: pattern(64)[40] });
+  });
+});
+
+describe('DfuseClient.leave', () => {
+  it('sets the pointer, sends a zero-length DNLOAD with wValue=2 and sees dfuMANIFEST', async () => {
+    const { client, device, bus, info, transfers } = await session({ leave: 'manifest-then-drop' });
+    expect(await client.leave(0x08000000, { waitForDetachMs: 100 })).toEqual({ outcome: 'manifest', detached: true });
+    expect(device.leftTo).toBe(0x08000000);
+    expect(transfers().slice(-3)).toEqual(['LEAVE ok', 'GETSTATUS OK/dfuMANIFEST ok', 'bus detach']);
+    const leaveEntry = client.transport.trace.list().find((e) => e.setup?.bRequest === 1 && e.setup.wLength === 0);
+    expect(leaveEntry?.setup?.wValue).toBe(2);
+    expect(bus.isPresent(info)).toBe(false);
+  });
+
+  it('counts a device that drops off while answering GETSTATUS as disconnected, not failed', async () => {
+    const { client } = await session({ leave: 'drop-on-status' });
+    expect(await client.leave(0x08000000)).toEqual({ outcome: 'disconnected', goneAfter: 'GETSTATUS' });
+  });
+
+  it('counts a device gone right after the DNLOAD as disconnected', async () => {
+    const { client } = await session({ leave: 'drop-after-dnload' });
+    expect(await client.leave()).toEqual({ outcome: 'disconnected', goneAfter: 'GETSTATUS' });
+  });
+
+  it('counts a STALL right after the DNLOAD as disconnected, without retrying it', async () => {
+    const { client, transfers } = await session({ leave: 'stall-then-drop' });
+    expect(await client.leave()).toEqual({ outcome: 'disconnected', goneAfter: 'GETSTATUS' });
+    expect(transfers().filter((t) => t.startsWith('GETSTATUS'))).toEqual(['GETSTATUS stall']);
+  });
+
+  it('reports a device that answers dfuMANIFEST but never leaves as not detached', async () => {
+    const { client } = await session({ leave: 'stay' });
+    expect(await client.leave(0x08100000, { waitForDetachMs: 500 })).toEqual({ outcome: 'manifest', detached: false });
+  });
+
+  it('fails with a state error when the device does not start manifestation', async () => {
+    const { client } = await session({
+      override: (setup, data, device) => (setup.bRequest === 1 && data?.length === 0 ? (device.state = DfuState.DfuDnloadIdle, { type: 'ack' }) : undefined),
+    });
+    await expect(client.leave()).rejects.toThrow('expected dfuMANIFEST after LEAVE, the device reported dfuDNLOAD-IDLE (OK)');
+  });
+});
+
+describe('option-byte safety', () => {
+  const obBlock = (rdp = 0xaa): Uint8Array => { const b = new Uint8Array(128); b[1] = rdp; b[0] = 0xf0; return b; };
+
+  it('refuses an option-byte write without allowOptionBytes, before sending anything', async () => {
+    const { client, transfers, device } = await session({}, { altSetting: 1 });
+    const error = await client.download([{ address: 0x5200201c, data: obBlock() }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OptionBytesRefusedError);
+    expect((error as Error).message).toBe('refusing to write the option bytes ("Option Bytes") at 0x5200201C without allowOptionBytes');
+    expect(transfers()).toEqual([]);
+    expect(device.log).toEqual([]);
+  });
+
+  it('refuses RDP level 2 (0xCC) even with allowOptionBytes, in OPTSR_CUR or OPTSR_PRG', async () => {
+    const { client, transfers } = await session({}, { altSetting: 'Option Bytes' });
+    await expect(client.download([{ address: 0x5200201c, data: obBlock(0xcc) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(RdpLevel2RefusedError);
+    const prg = obBlock();
+    prg[5] = 0xcc;
+    await expect(client.download([{ address: 0x5200201c, data: prg }], { allowOptionBytes: true })).rejects.toThrow('refusing to write RDP = 0xCC (readout protection level 2) at 0x52002021');
+    expect(transfers()).toEqual([]);
+  });
+
+  it('refuses RDP level 2 from any alt setting, even inside a larger segment', async () => {
+    const { client } = await session();
+    const data = new Uint8Array(64);
+    data[0x1d] = 0xcc;
+    await expect(client.download([{ address: 0x52002000, data }], { allowOptionBytes: true })).rejects.toBeInstanceOf(RdpLevel2RefusedError);
+  });
+
+  it('refuses partial option-byte blocks', async () => {
+    const { client } = await session({}, { altSetting: 1 });
+    await expect(client.download([{ address: 0x52002020, data: new Uint8Array(8) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesFormatError);
+  });
+
+  it('writes the whole block when allowed, without erasing, and expects the reset after it', async () => {
+    const { client, device, transfers } = await session({}, { altSetting: 1 });
+    const block = obBlock(0xbb);
+    const report = await client.download([{ address: 0x5200201c, data: block }], { allowOptionBytes: true });
+    expect(report).toMatchObject({ outcome: 'will-reset', bytesWritten: 128, erasedSectors: [] });
+    expect(device.log).toEqual(['SET_ADDRESS 0x5200201C', 'WRITE_OB 0x5200201C 128']);
+    expect(device.peek(0x5200201c, 128)).toEqual(block);
+    expect(transfers().filter((t) => t.startsWith('ERASE'))).toEqual([]);
+  });
+});
+
+describe('a full download survives the field quirks', () => {
+  it('STALLs on every early GETSTATUS (retried, bounded)', async () => {
+    const { client, device, transfers, resetTrace } = await session({ stallStatusAfterDnload: 2 });
+    resetTrace();
+    const report = await client.download([{ address: 0x08000000, data: pattern(2 * KiB) }], { verify: true });
+    expect(report.verified).toBe(true);
+    // 1 erase + 2 × (SET_ADDRESS + block) + 1 SET_ADDRESS for the read-back: 6 DNLOADs, two stalls each.
+    expect(transfers().filter((t) => t === 'GETSTATUS stall')).toHaveLength(2 * 6);
+    expect(device.log.filter((l) => l.startsWith('WRITE'))).toEqual(['WRITE 0x08000000 1024', 'WRITE 0x08000400 1024']);
+  });
+
+  it('fails with the stall once a device stalls more often than the retry budget', async () => {
+    const { client } = await session({ stallStatusAfterDnload: 4 }, { statusStallRetries: 3 });
+    await expect(client.download([{ address: 0x08000000, data: pattern(8) }])).rejects.toMatchObject({ name: 'UsbError', failure: 'stall' });
+  });
+
+  it('an erase reporting bwPollTimeout 0xFFFFFF costs the ceiling, not 4.6 hours', async () => {
+    const { client, clock } = await session({ erase: { reportedMs: 0xffffff, busyMs: 1100 } }, { pollCeilingMs: 2000 });
+    const start = clock.now();
+    await client.eraseSector(0x08000000);
+    expect(clock.now() - start).toBe(2003);
+  });
+});
