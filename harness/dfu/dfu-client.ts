@@ -31,10 +31,13 @@ export interface DfuClientOptions {
 
 /** The defaults of {@link DfuClientOptions}. */
 export const DEFAULT_DFU_CLIENT_OPTIONS: Readonly<Required<DfuClientOptions>> = {
-  pollFloorMs: 10,
+  // dfu-util sleeps exactly bwPollTimeout, 0 included; 1 ms only breaks a tight loop.
+  pollFloorMs: 1,
   pollCeilingMs: 5_000,
   operationDeadlineMs: 40_000,
-  controlTimeoutMs: 5_000,
+  // A device that NAKs while erasing answers GETSTATUS only when done: the H7 mass erase takes
+  // seconds, and 5 s timeouts are a known failure (field notes 6; pydfu waits 20 s).
+  controlTimeoutMs: 20_000,
   statusStallRetries: 3,
 };
 
