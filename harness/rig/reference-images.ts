@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildTestAppImage } from '../dfu/image/synthetic-app.js';
+import { loadImageFile } from '../dfu/image/image-file.js';
+import type { FirmwareImage } from '../dfu/image/firmware-image.js';
+
+/** The images every rig needs: two application versions, a broken one, and the CM4 image for bank 2. */
+export interface ReferenceImages {
+  /** Version A: the application every test starts from. */
+  appA: FirmwareImage;
+  /** Version B: flashed to prove a flash took effect. */
+  appB: FirmwareImage;
+  /** An image with an invalid vector table: must not boot. */
+  broken: FirmwareImage;
+  /** The Cortex-M4 image in bank 2 that keeps the second core quiet. */
+  cm4: FirmwareImage;
+  /** Name and version the console announces for A and B. */
+  identity: { a: { name: string; version: string }; b: { name: string; version: string } };
+  /** 'firmware' when read from firmware-images/images, 'synthetic' when built in memory. */
+  origin: 'firmware' | 'synthetic';
+}
+
+interface ManifestEntry {
+  role?: string;
+  file?: string;
+  files?: Record<string, string>;
+  name?: string;
+  version?: string;
+  core?: number;
+  loadAddress?: string | number;
+}
+
+/** The repository root (two levels above harness/rig). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where the committed firmware images and their manifest live. */
+export const FIRMWARE_IMAGES_DIR = join(REPO_ROOT, 'firmware-images', 'images');
+
+/** Synthetic images with valid vector tables and version blocks, for when no firmware is built. */
+export function syntheticReferenceImages(): ReferenceImages {
+  const a = { name: 'dfu-hil-testapp', version: '1.0.0' };
+  const b = { name: 'dfu-hil-testapp', version: '1.1.0' };
+  return {
+    appA: buildTestAppImage({ ...a }),
+    appB: buildTestAppImage({ ...b }),
+    broken: buildTestAppImage({ name: 'dfu-hil-broken', version: '0.0.1', valid: false }),
+    cm4: buildTestAppImage({ name: 'dfu-hil-cm4', version: '1.0.0', loadAddress: 0x08100000, core: 4 }),
+    identity: { a, b },
+    origin: 'synthetic',
+  };
+}
+
+/**
+ * The reference images: the built firmware when firmware-images/images/manifest.json lists
+ * it, synthetic images otherwise. The simulated board runs either, since it reads what an
+ * image is from the image's own version block.
+ */
+export async function loadReferenceImages(dir = FIRMWARE_IMAGES_DIR): Promise<ReferenceImages> {
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) return syntheticReferenceImages();
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { images?: ManifestEntry[] | Record<string, ManifestEntry> };
+  const entries = Array.isArray(manifest.images) ? manifest.images : Object.entries(manifest.images ?? {}).map(([role, e]) => ({ role, ...e }));
+  const pick = (role: string): ManifestEntry | undefined => entries.find((e) => e.role === role);
+  const load = async (entry: ManifestEntry | undefined): Promise<FirmwareImage | undefined> => {
+    const file = entry?.files?.hex ?? entry?.files?.dfu ?? entry?.file;
+    return file ? loadImageFile(join(dir, file)) : undefined;
+  };
+  const [appA, appB, broken, cm4] = await Promise.all([load(pick('app-a')), load(pick('app-b')), load(pick('broken')), load(pick('cm4'))]);
+  if (!appA || !appB || !broken || !cm4) return syntheticReferenceImages();
+  const id = (e: ManifestEntry | undefined): { name: string; version: string } => ({ name: e?.name ?? 'unknown', version: e?.version ?? '0.0.0' });
+  return { appA, appB, broken, cm4, identity: { a: id(pick('app-a')), b: id(pick('app-b')) }, origin: 'firmware' };
+}

@@ -1,0 +1,58 @@
+import { DfuRequest } from '../../dfu/protocol.js';
+import type { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
+import type { FaultHandle } from '../../sim/bootloader/faults.js';
+import type { ArmedFault, DfuRequestName, RigFaults } from '../faults.js';
+
+const REQUEST_CODES: Record<DfuRequestName, number> = {
+  DETACH: DfuRequest.Detach, DNLOAD: DfuRequest.Dnload, UPLOAD: DfuRequest.Upload, GETSTATUS: DfuRequest.GetStatus,
+  CLRSTATUS: DfuRequest.ClrStatus, GETSTATE: DfuRequest.GetState, ABORT: DfuRequest.Abort,
+};
+
+/** The simulated board's fault injection, in the rig's terms. */
+export class SimRigFaults implements RigFaults {
+  private readonly armed: FaultHandle[] = [];
+
+  constructor(private readonly board: SimulatedNucleoH745) {}
+
+  leaveRace(): ArmedFault {
+    return this.keep(this.board.faults.bootloader.leaveRace());
+  }
+
+  stall(request: DfuRequestName, nth = 1): ArmedFault {
+    return this.keep(this.board.faults.bootloader.stallAt({ request: REQUEST_CODES[request], nth }));
+  }
+
+  stallFirstStatusAfterCommand(): ArmedFault {
+    return this.keep(this.board.faults.bootloader.stallFirstGetStatusAfterCommand());
+  }
+
+  disconnectAt(request: DfuRequestName, nth = 1, reattachAfterMs?: number): ArmedFault {
+    return this.keep(this.board.faults.bootloader.disconnectAt({ request: REQUEST_CODES[request], nth }, reattachAfterMs === undefined ? {} : { reattachAfterMs }));
+  }
+
+  lyingPollTimeout(reportMs: number, busyMs?: number): ArmedFault {
+    return this.keep(this.board.faults.bootloader.lyingPollTimeout({ reportMs, ...(busyMs === undefined ? {} : { busyMs }) }));
+  }
+
+  powerLossAfterBytes(bytes: number): ArmedFault {
+    return this.keep(this.board.faults.bootloader.powerLossAfterBytes(bytes));
+  }
+
+  consoleNoise(text: string): void {
+    this.board.faults.consoleNoise(text);
+  }
+
+  slowReEnumeration(extraMs: number): void {
+    this.board.faults.slowReEnumerationMs = extraMs;
+  }
+
+  clear(): void {
+    for (const f of this.armed.splice(0)) f.disarm();
+    this.board.faults.slowReEnumerationMs = 0;
+  }
+
+  private keep(handle: FaultHandle): ArmedFault {
+    this.armed.push(handle);
+    return handle;
+  }
+}

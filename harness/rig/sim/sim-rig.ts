@@ -1,0 +1,236 @@
+import { VirtualClock } from '../../clock/virtual-clock.js';
+import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { DfuHilError, hex32 } from '../../errors.js';
+import { SimulatedProbe } from '../../probe/sim-probe.js';
+import { createSimSerialBinding } from '../../serial/sim-binding.js';
+import { openTestAppConsole, type ReadyBanner, type TestAppConsole } from '../../serial/test-app-console.js';
+import type { GpioSnapshot } from '../../serial/console-protocol.js';
+import { ConsoleLog } from '../../serial/console-log.js';
+import { SimulatedNucleoH745, type Boot0Wiring } from '../../sim/board/nucleo-h745.js';
+import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
+import { InProcessUsbBus } from '../../usb/in-process-bus.js';
+import { TransferTrace } from '../../usb/trace.js';
+import type { UsbDeviceInfo } from '../../usb/transport.js';
+import type { RigConfig } from '../config/load-rigs.js';
+import type { EntryMethod } from '../config/schema.js';
+import type { ReferenceImages } from '../reference-images.js';
+import {
+  capabilitiesFromConfig, requireCapabilities, RigInfrastructureError,
+  type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions,
+  type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
+} from '../rig.js';
+import { enterWithProbeMagic } from '../probe-entry.js';
+import { SimRigFaults } from './sim-faults.js';
+
+/** Per-sector CRC32s of the user flash, for the flash diff in reports. */
+export interface FlashDigest {
+  sectorSize: number;
+  base: number;
+  crcs: number[];
+}
+
+/**
+ * The default rig: a simulated NUCLEO-H745ZI-Q on an in-process USB bus, its console through a
+ * serialport binding and a simulated SWD probe, all on one virtual clock. The host code it runs
+ * (DfuseClient, TestAppConsole) is the same code a hardware rig runs.
+ */
+export class SimRig implements Rig {
+  readonly kind = 'sim' as const;
+  readonly capabilities: RigCapabilities;
+  readonly faults: SimRigFaults;
+  readonly probe: SimulatedProbe;
+  private readonly steps: RigStep[] = [];
+  private bootMark = 0;
+  private dfuDevice: UsbDeviceInfo | undefined;
+
+  private constructor(
+    readonly config: RigConfig,
+    readonly clock: VirtualClock,
+    readonly board: SimulatedNucleoH745,
+    readonly bus: InProcessUsbBus,
+    readonly console: TestAppConsole,
+    readonly images: ReferenceImages,
+  ) {
+    // A simulated board's power is always switchable.
+    this.capabilities = { ...capabilitiesFromConfig(config), powerControl: true };
+    this.faults = new SimRigFaults(board);
+    this.probe = new SimulatedProbe(board.debug, clock);
+  }
+
+  /** Builds the board, programs the reference images as a factory would, powers it and waits for READY. */
+  static async create(config: RigConfig, images: ReferenceImages): Promise<SimRig> {
+    const profileName = config.bootloader.profile ?? 'st-rom-v9.2';
+    const profile = bootloaderProfiles[profileName];
+    if (!profile) throw new RigInfrastructureError('sim-profile', `rig ${config.name}: no simulated bootloader profile "${profileName}"`);
+    const clock = new VirtualClock();
+    const rc = config.entry.rc;
+    const boot0: Boot0Wiring = rc
+      ? { kind: 'rc', chargePin: rc.chargePin, r: rc.r, c: rc.c, vdd: rc.vdd, threshold: rc.threshold }
+      : { kind: 'jumper', level: 0 };
+    const consolePath = config.console.path ?? `sim:${config.name}`;
+    const board = new SimulatedNucleoH745({
+      clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1',
+      ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
+    });
+    for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
+    const bus = new InProcessUsbBus({ clock, trace: new TransferTrace() });
+    bus.addConnector(board.usb);
+    const console = await openTestAppConsole({
+      path: consolePath, binding: createSimSerialBinding(board.console, { path: consolePath }), clock,
+      log: new ConsoleLog(), commandTimeoutMs: config.timeouts.consoleMs,
+    });
+    const rig = new SimRig(config, clock, board, bus, console, images);
+    rig.bootMark = console.mark();
+    board.powerOn();
+    await rig.waitForApp();
+    return rig;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get trace(): RigTrace {
+    return { usb: this.bus.trace, console: this.console.log, steps: this.steps };
+  }
+
+  async enterDfu(method: EntryMethod, options: EnterDfuOptions = {}): Promise<DfuEntryReport> {
+    requireCapabilities(this, method);
+    return this.step(`enter DFU by ${method}`, async () => {
+      const started = this.clock.now();
+      switch (method) {
+        case 'console-jump': await this.console.dfuJump(); break;
+        case 'console-direct': await this.console.dfuDirect(); break;
+        case 'rc': await this.console.dfuRc(options.rcDelayMs); break;
+        case 'probe': await enterWithProbeMagic(this.probe); break;
+        case 'boot0-jumper':
+          throw new RigInfrastructureError('sim-boot0-jumper', 'the simulated rig models BOOT0 as an RC circuit, not a jumper');
+      }
+      const device = await this.waitForBootloader(options.timeoutMs);
+      return {
+        method, vidPid: this.config.bootloader.vidPid, serialNumber: device.serialNumber,
+        portPath: device.portPath, enumeratedAfterMs: this.clock.now() - started,
+      };
+    });
+  }
+
+  /** Waits for the bootloader's DFU device on the bus and remembers it. */
+  async waitForBootloader(timeoutMs = this.config.timeouts.enumerationMs): Promise<UsbDeviceInfo> {
+    const { vendorId, productId } = this.config.bootloader.vidPid;
+    this.dfuDevice = await this.bus.waitForDevice({ vendorId, productId, ...(this.config.usb.serial ? { serialNumber: this.config.usb.serial } : {}) }, timeoutMs);
+    return this.dfuDevice;
+  }
+
+  /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
+  async openDfu(options: Partial<DfuseOpenOptions> = {}): Promise<DfuseClient> {
+    const device = this.dfuDevice && this.bus.isPresent(this.dfuDevice) ? this.dfuDevice : await this.waitForBootloader();
+    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
+  }
+
+  async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
+    return this.step(`flash ${image.source}`, async () => {
+      const dfu = await this.openDfu();
+      try {
+        const report = await dfu.download(image, {
+          erase: options.erase ?? 'touched', verify: options.verify ?? true, allowOptionBytes: this.config.allowOptionBytes,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        });
+        return { bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors, verified: report.verified };
+      } finally {
+        await dfu.close();
+      }
+    });
+  }
+
+  async leave(): Promise<RigLeaveReport> {
+    return this.step('leave DFU', async () => {
+      this.bootMark = this.console.mark();
+      const dfu = await this.openDfu();
+      try {
+        const report = await dfu.leave(undefined, { waitForDetachMs: this.config.timeouts.leaveMs });
+        return { outcome: report.outcome };
+      } finally {
+        await dfu.close();
+      }
+    });
+  }
+
+  waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<ReadyBanner> {
+    return this.console.waitForReady(timeoutMs, { after: this.bootMark });
+  }
+
+  gpioSnapshot(): Promise<GpioSnapshot> {
+    return this.console.gpio();
+  }
+
+  async reset(): Promise<void> {
+    await this.step('reset (NRST)', async () => {
+      this.bootMark = this.console.mark();
+      this.board.pressReset();
+    });
+  }
+
+  async powerCycle(): Promise<void> {
+    await this.step('power cycle', async () => {
+      this.bootMark = this.console.mark();
+      this.board.powerOff();
+      await this.clock.sleep(Math.min(500, this.config.timeouts.powerCycleMs));
+      this.board.powerOn();
+    });
+  }
+
+  /** Over SWD: mass erase, program `image` (default the reference app A) and the CM4 image, reset, wait for READY. */
+  async recover(image: RigFlashImage = this.images.appA): Promise<void> {
+    requireCapabilities(this, 'probe');
+    await this.step(`recover with ${image.source} over SWD`, async () => {
+      if (!this.board.isPowered) this.board.powerOn();
+      await this.probe.massErase();
+      for (const img of [image, this.images.cm4]) {
+        for (const s of img.segments) await this.probe.programFlash(s.address, s.data);
+      }
+      this.bootMark = this.console.mark();
+      await this.probe.reset('hardware');
+      await this.waitForApp();
+    });
+  }
+
+  /** Per-sector CRC32s of the user flash, read through the debug port. */
+  async flashDigest(): Promise<FlashDigest> {
+    const { crc32 } = await import('node:zlib');
+    const flash = this.board.flash;
+    const crcs: number[] = [];
+    for (let at = flash.base; at < flash.base + flash.size; at += flash.sectorSize) crcs.push(crc32(flash.read(at, flash.sectorSize)));
+    return { base: flash.base, sectorSize: flash.sectorSize, crcs };
+  }
+
+  async close(): Promise<void> {
+    this.faults.clear();
+    await this.console.close();
+    this.bus.dispose();
+  }
+
+  private async step<T>(action: string, work: () => Promise<T>): Promise<T> {
+    const t = this.clock.now();
+    try {
+      const result = await work();
+      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok' });
+      return result;
+    } catch (error) {
+      const detail = error instanceof DfuHilError ? `${error.code}: ${error.message}` : String(error);
+      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'failed', detail });
+      throw error;
+    }
+  }
+}
+
+/** Formats a flash diff between two digests: which sectors changed. */
+export function describeFlashDiff(before: FlashDigest, after: FlashDigest): string {
+  const lines: string[] = [];
+  after.crcs.forEach((crc, i) => {
+    const was = before.crcs[i];
+    const start = after.base + i * after.sectorSize;
+    const mark = was === crc ? '   ' : ' * ';
+    lines.push(`${mark}sector ${String(i).padStart(2)} ${hex32(start)}  crc ${hex32(was ?? 0)} -> ${hex32(crc)}${was === crc ? '' : '  changed'}`);
+  });
+  return lines.join('\n');
+}
