@@ -1,0 +1,17 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+
+/** `dfu-hil leave`: leaves DFU and, unless told not to, waits for the application's READY. */
+export function registerLeave(program: Command, ctx: CliContext): void {
+  program.command('leave')
+    .description('leave DFU mode (a jump to the application) and wait for its READY banner')
+    .option('--no-wait', 'do not wait for the application')
+    .action(async (options: { wait: boolean }) => {
+      await ctx.withRig(async (rig) => {
+        const report = await rig.leave();
+        const banner = options.wait ? await rig.waitForApp(rig.config.timeouts.readyMs) : undefined;
+        if (ctx.json) ctx.outJson({ rig: rig.name, leave: report, app: banner ?? null });
+        else ctx.out(`${rig.name}: left DFU (${report.outcome})${banner ? `; application ${banner.name} ${banner.version} is up` : ''}`);
+      });
+    });
+}

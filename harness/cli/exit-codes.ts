@@ -1,0 +1,37 @@
+// Exit codes of `dfu-hil`, stable for scripts and CI:
+//
+//   0   success (doctor: no check failed; warnings allowed)
+//   1   the board or firmware failed (a DFU error status, a console ERR, a verify mismatch)
+//   2   usage: unknown command or option, bad argument
+//   3   rigs.yaml is invalid, or names no such rig
+//   4   the bench failed: lock busy, console cannot be opened, USB access, a tool missing,
+//       doctor found a failing check (infrastructure: retry or fix the bench, not the firmware)
+//   5   not available: the rig lacks the capability, or the command is not built for its kind
+//   70  internal error: a bug in dfu-hil (an unexpected exception)
+import { CommanderError } from 'commander';
+import { DfuHilError } from '../errors.js';
+import { classifyFailure } from '../rig/rig.js';
+
+/** Exit codes by meaning; see the table at the top of this file. */
+export const ExitCode = {
+  Ok: 0,
+  Failure: 1,
+  Usage: 2,
+  Config: 3,
+  Infrastructure: 4,
+  NotAvailable: 5,
+  Internal: 70,
+} as const;
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof CommanderError) {
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
+  }
+  if (!(error instanceof DfuHilError)) return ExitCode.Internal;
+  if (error.code === 'rig-config') return ExitCode.Config;
+  if (error.code === 'cli-usage') return ExitCode.Usage;
+  if (error.code === 'rig-not-available' || classifyFailure(error) === 'capability') return ExitCode.NotAvailable;
+  if (classifyFailure(error) === 'infrastructure') return ExitCode.Infrastructure;
+  return ExitCode.Failure;
+}

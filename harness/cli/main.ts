@@ -1,0 +1,102 @@
+// The `dfu-hil` command. `runCli` runs it in-process with injected io and services, so tests
+// and other tools can call it; run directly (tsx, or bin/dfu-hil.js) it uses the real process.
+//
+// Errors end a command with one line naming what failed, one `hint:` line saying what to do,
+// and an exit code from exit-codes.ts (documented there).
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { DfuHilError } from '../errors.js';
+import { registerDevices } from './commands/devices.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerEnter } from './commands/enter.js';
+import { registerFlash } from './commands/flash.js';
+import { registerGpio } from './commands/gpio.js';
+import { registerLeave } from './commands/leave.js';
+import { registerRigs } from './commands/rigs.js';
+import { registerStatus } from './commands/status.js';
+import { CliContext, unavailableRigFactory, type CliServices } from './context.js';
+import type { DoctorEnvironment } from './doctor/checks.js';
+import { exitCodeFor } from './exit-codes.js';
+import { processIo, type CliIo } from './io.js';
+
+/** Services and test seams for {@link runCli}. */
+export interface RunCliOptions extends Partial<CliServices> {
+  /** Replaces this machine's PATH and file system for `doctor`. */
+  doctorEnvironment?: DoctorEnvironment;
+}
+
+const VERSION = '0.1.0';
+
+function buildProgram(io: CliIo, options: RunCliOptions): { program: Command; ctx: CliContext } {
+  const program = new Command('dfu-hil');
+  const services: CliServices = { rigFactory: options.rigFactory ?? unavailableRigFactory, ...(options.usbBus ? { usbBus: options.usbBus } : {}) };
+  const ctx = new CliContext(io, services, program);
+  program
+    .description('Hardware-in-the-loop harness for STM32 USB DFU (DfuSe): enter, flash, leave, check.')
+    .version(VERSION)
+    .option('--rig <name>', 'rig from rigs.yaml (beats RIG, which beats the file\'s default)')
+    .option('--rigs <file>', 'rigs file (default: DFU_HIL_RIGS, else rigs.yaml found upwards from here)')
+    .option('--json', 'machine-readable output')
+    .option('--wait <ms>', 'wait up to this long for a rig another run holds (default: fail at once)', (v) => Number.parseInt(v, 10))
+    .showHelpAfterError('(run dfu-hil --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    });
+  registerRigs(program, ctx);
+  registerDoctor(program, ctx, options.doctorEnvironment);
+  registerDevices(program, ctx);
+  registerEnter(program, ctx);
+  registerFlash(program, ctx);
+  registerLeave(program, ctx);
+  registerGpio(program, ctx);
+  registerStatus(program, ctx);
+  for (const command of program.commands) command.exitOverride();
+  return { program, ctx };
+}
+
+function reportError(io: CliIo, error: unknown, json: boolean): void {
+  const known = error instanceof DfuHilError;
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = known ? error.hint : 'This is a bug in dfu-hil; please report it with the command line and this message.';
+  const firstLine = message.split('\n')[0] ?? message;
+  io.stderr.write(`dfu-hil: ${known ? 'error' : 'internal error'}: ${firstLine}\n`);
+  if (hint) io.stderr.write(`hint: ${hint}\n`);
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ ok: false, error: { code: known ? error.code : 'internal', message, hint: hint ?? null } }, null, 2)}\n`);
+  }
+}
+
+/** Runs `dfu-hil` with `argv` (without the node and script paths); resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo(), options: RunCliOptions = {}): Promise<number> {
+  const { program, ctx } = buildProgram(io, options);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return ctx.exitCode;
+  } catch (error) {
+    // Commander has already printed its own usage errors and help.
+    if (!(error instanceof CommanderError)) reportError(io, error, argv.includes('--json'));
+    return exitCodeFor(error);
+  }
+}
+
+/** Entry point of bin/dfu-hil.js and `npm run dfu-hil`. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
+  return runCli(argv, processIo());
+}
+
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  process.exitCode = await main();
+}

@@ -1,0 +1,280 @@
+// The schema of rigs.yaml. Every field has the default a NUCLEO-H745ZI-Q on ST's ROM
+// bootloader needs; a rig only writes what differs. Messages of custom checks start with
+// "expected …": the loader puts them after what it found at that line and column.
+import * as z from 'zod';
+import { MemoryLayout } from '../../dfu/layout.js';
+import { GPIO_PORTS, GPIO_REGISTERS, isPinName } from '../../serial/console-protocol.js';
+import { parseEngineeringValue, QUANTITY_EXAMPLE, type Quantity } from './engineering-value.js';
+
+/** How a rig can put the board into the DfuSe bootloader. */
+export const ENTRY_METHODS = ['console-jump', 'console-direct', 'rc', 'boot0-jumper', 'probe'] as const;
+/** One of {@link ENTRY_METHODS}. */
+export type EntryMethod = (typeof ENTRY_METHODS)[number];
+
+/** Rig kinds the harness knows how to drive. */
+export const RIG_KINDS = ['sim', 'nucleo-h745'] as const;
+/** One of {@link RIG_KINDS}. */
+export type RigKind = (typeof RIG_KINDS)[number];
+
+/** Simulated bootloader profiles (AN2606 Table 136 versions of the H74x/75x ROM). */
+export const BOOTLOADER_PROFILES = ['st-rom-v9.1', 'st-rom-v9.2'] as const;
+/** One of {@link BOOTLOADER_PROFILES}. */
+export type BootloaderProfileName = (typeof BOOTLOADER_PROFILES)[number];
+
+/** Debug-probe tools a hardware rig may drive. */
+export const PROBE_TOOLS = ['st-flash', 'openocd', 'stm32-programmer-cli'] as const;
+/** One of {@link PROBE_TOOLS}. */
+export type ProbeTool = (typeof PROBE_TOOLS)[number];
+
+
+/** The ROM's alternate-setting strings (facts §2, 3 spaces before the slash). */
+export const ST_ROM_FLASH_LAYOUT = '@Internal Flash   /0x08000000/16*128Kg';
+export const ST_ROM_OPTION_BYTES_LAYOUT = '@Option Bytes   /0x5200201C/01*128 e';
+
+/** The openocd board file Debian's openocd 0.12 ships for this board (firmware-notes). */
+export const DEFAULT_OPENOCD_CONFIG = 'board/st_nucleo_h745zi.cfg';
+
+/**
+ * BOOT0's switching threshold as a fraction of VDD when a rig does not give one.
+ * Unconfirmed: the facts sheet has no BOOT0 V_IH for the STM32H745, so this is a setting
+ * with a documented default (half of VDD), not a datasheet value.
+ */
+export const BOOT0_THRESHOLD_FRACTION_DEFAULT = 0.5;
+
+/** A USB vendor:product pair. */
+export interface UsbId {
+  vendorId: number;
+  productId: number;
+}
+
+/** Formats a {@link UsbId} the way lsusb does: 0483:df11. */
+export function formatUsbId(id: UsbId): string {
+  return `${id.vendorId.toString(16).padStart(4, '0')}:${id.productId.toString(16).padStart(4, '0')}`;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) { best = c; bestDistance = d; }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/** The message for an unknown key: a suggestion when one is close, else the keys allowed. */
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const guess = closest(key, known);
+  const list = known.map((k) => `"${k}"`).join(', ');
+  return guess !== undefined ? `did you mean "${guess}"? (expected one of ${list})` : `expected one of ${list}`;
+}
+
+/** A mapping that rejects unknown keys, with "did you mean" for near misses. */
+function section<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape);
+  return z.strictObject(shape, {
+    error: (issue) => {
+      if (issue.code === 'unrecognized_keys') return unknownKeyMessage(issue.keys[0] ?? '', known);
+      if (issue.code === 'invalid_type') return 'expected a mapping of keys to values';
+      return undefined;
+    },
+  });
+}
+
+/** A key that takes no settings: `console-jump:` or `console-jump: {}`. */
+function flag() {
+  return z.preprocess((v) => v ?? {}, section({}));
+}
+
+function engineering(quantity: Quantity) {
+  const expected = `expected ${QUANTITY_EXAMPLE[quantity]}`;
+  return z.union([z.number(), z.string()], { error: expected }).transform((input, ctx) => {
+    const value = parseEngineeringValue(input, quantity);
+    if (value === undefined) {
+      ctx.issues.push({ code: 'custom', message: expected, input });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+function hexWord() {
+  const expected = 'expected a 32-bit hex value like "0x03C00000"';
+  return z.union([z.number().int().min(0).max(0xffffffff), z.string().regex(/^0x[0-9a-fA-F]{1,8}$/)], { error: expected })
+    .transform((v) => (typeof v === 'number' ? v : Number.parseInt(v, 16)) >>> 0);
+}
+
+function milliseconds(defaultMs: number) {
+  return z.number({ error: 'expected a duration in milliseconds like 5000' }).int({ error: 'expected a whole number of milliseconds' })
+    .positive({ error: 'expected a positive number of milliseconds' }).default(defaultMs);
+}
+
+const usbId = z.string({ error: 'expected a USB id like "0483:df11"' })
+  .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/, { error: 'expected a USB id like "0483:df11"' })
+  .transform((text): UsbId => ({ vendorId: Number.parseInt(text.slice(0, 4), 16), productId: Number.parseInt(text.slice(5), 16) }));
+
+const pinName = z.string({ error: 'expected a pin name like "PG2"' })
+  .refine(isPinName, { error: 'expected a pin name like "PG2"' });
+
+const layoutString = (example: string) => z.string({ error: `expected a DfuSe layout like "${example}"` }).superRefine((text, ctx) => {
+  try {
+    MemoryLayout.parse(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected a DfuSe layout like "${example}"` });
+  }
+});
+
+const uhubctl = section({
+  location: z.string({ error: 'expected a uhubctl hub location like "1-1.4"' })
+    .regex(/^\d+-\d+(?:\.\d+)*$/, { error: 'expected a uhubctl hub location like "1-1.4"' }),
+  port: z.number({ error: 'expected a hub port number like 2' }).int({ error: 'expected a hub port number like 2' }).min(1, { error: 'expected a hub port number like 2' }),
+});
+
+const power = section({ uhubctl });
+
+const rcWiring = section({
+  r: engineering('resistance').default(100_000),
+  c: engineering('capacitance').default(1e-6),
+  vdd: engineering('voltage').default(3.3),
+  /** Volts at which BOOT0 reads high; see BOOT0_THRESHOLD_FRACTION_DEFAULT. */
+  threshold: engineering('voltage').optional(),
+  chargePin: pinName,
+}).transform((w) => ({ ...w, threshold: w.threshold ?? w.vdd * BOOT0_THRESHOLD_FRACTION_DEFAULT }));
+
+const entry = section({
+  'console-jump': flag().optional(),
+  'console-direct': flag().optional(),
+  rc: rcWiring.optional(),
+  'boot0-jumper': section({ uhubctl: uhubctl.optional() }).optional(),
+  probe: flag().optional(),
+});
+
+const gpioException = section({
+  port: z.enum(GPIO_PORTS, { error: 'expected a GPIO port letter A to K' }),
+  register: z.enum(GPIO_REGISTERS, { error: `expected one of ${GPIO_REGISTERS.join(', ')}` }),
+  mask: hexWord(),
+  value: hexWord(),
+  reason: z.string({ error: 'expected a sentence saying why this differs from the baseline' }).min(1, { error: 'expected a sentence saying why this differs from the baseline' }),
+}).superRefine((e, ctx) => {
+  if ((e.value & ~e.mask) !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: 'expected a value with no bits set outside its mask' });
+  }
+});
+
+const rigSchema = section({
+  kind: z.enum(RIG_KINDS, { error: `expected one of ${RIG_KINDS.map((k) => `"${k}"`).join(', ')}` }),
+  description: z.string({ error: 'expected a sentence describing the rig' }).default(''),
+  usb: section({
+    /** The application's own USB identity, if it enumerates at all. */
+    app: usbId.optional(),
+    /** iSerialNumber of the bootloader's DFU device (12 hex characters on ST's ROM). */
+    serial: z.string({ error: 'expected the DFU device\'s serial number as a string' }).min(1).optional(),
+    /** Physical port, which survives re-enumeration. */
+    portPath: z.string({ error: 'expected a USB port path like "1-4.2"' })
+      .regex(/^\d+-\d+(?:\.\d+)*$/, { error: 'expected a USB port path like "1-4.2"' }).optional(),
+  }).prefault({}),
+  console: section({
+    path: z.string({ error: 'expected a serial device path like "/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_…-if02"' }).min(1).optional(),
+    baud: z.number({ error: 'expected a baud rate like 115200' }).int().positive().default(115_200),
+  }).prefault({}),
+  probe: section({
+    tool: z.enum(PROBE_TOOLS, { error: `expected one of ${PROBE_TOOLS.map((t) => `"${t}"`).join(', ')}` }).default('st-flash'),
+    serial: z.string({ error: 'expected the probe\'s serial number as a string' }).min(1).optional(),
+    openocdConfig: z.string({ error: 'expected an openocd config like "board/st_nucleo_h745zi.cfg"' }).default(DEFAULT_OPENOCD_CONFIG),
+  }).optional(),
+  power: power.optional(),
+  entry: entry.prefault({ 'console-jump': {}, 'console-direct': {} }),
+  bootloader: section({
+    profile: z.enum(BOOTLOADER_PROFILES, { error: `expected one of ${BOOTLOADER_PROFILES.map((p) => `"${p}"`).join(', ')}` }).optional(),
+    vidPid: usbId.default({ vendorId: 0x0483, productId: 0xdf11 }),
+    layout: section({
+      flash: layoutString(ST_ROM_FLASH_LAYOUT).default(ST_ROM_FLASH_LAYOUT),
+      optionBytes: layoutString(ST_ROM_OPTION_BYTES_LAYOUT).default(ST_ROM_OPTION_BYTES_LAYOUT),
+    }).prefault({}),
+  }).prefault({}),
+  expect: section({
+    gpioAfterLeave: section({
+      baseline: z.enum(['reset-values', 'power-on-capture'], { error: 'expected "reset-values" or "power-on-capture"' }).default('reset-values'),
+      exceptions: z.array(gpioException, { error: 'expected a list of exceptions' }).default([]),
+    }).prefault({}),
+  }).prefault({}),
+  timeouts: section({
+    /** Waiting for the DFU device (or the app) to appear on USB; dfu-util's default is 5 s. */
+    enumerationMs: milliseconds(5_000),
+    /** One console command's answer. */
+    consoleMs: milliseconds(2_000),
+    /** The READY banner after a reset or leave. */
+    readyMs: milliseconds(5_000),
+    /** A whole flash: 16 sectors at up to 2.2 s each, plus programming (facts §4). */
+    flashMs: milliseconds(120_000),
+    /** Leave DFU until the device is gone. */
+    leaveMs: milliseconds(5_000),
+    /** One probe command. */
+    probeMs: milliseconds(60_000),
+    /** Power off, wait, power on. */
+    powerCycleMs: milliseconds(3_000),
+  }).prefault({}),
+  allowOptionBytes: z.boolean({ error: 'expected true or false' }).default(false),
+}).superRefine((rig, ctx) => {
+  if (rig.kind === 'nucleo-h745') {
+    if (rig.console.path === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['console', 'path'], message: 'expected a serial device path like "/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_…-if02" (hardware rigs need one)' });
+    }
+    if (rig.usb.serial === undefined && rig.usb.portPath === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['usb'], message: 'expected usb.serial or usb.portPath, so that the right board is picked when several are attached' });
+    }
+  }
+  if (rig.entry.probe !== undefined && rig.probe === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['entry', 'probe'], message: 'expected a "probe:" section on this rig (the probe entry method needs a debug probe)' });
+  }
+  const jumper = rig.entry['boot0-jumper'];
+  if (jumper !== undefined && jumper.uhubctl === undefined && rig.power === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['entry', 'boot0-jumper'], message: 'expected "uhubctl: { location, port }" here or a rig "power:" section (boot0-jumper entry power-cycles the board)' });
+  }
+  if (Object.values(rig.entry).every((w) => w === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['entry'], message: `expected at least one entry method: ${ENTRY_METHODS.join(', ')}` });
+  }
+});
+
+const rigName = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { error: 'expected a rig name of lower-case letters, digits, ".", "_" and "-"' });
+
+/** The whole rigs.yaml file. */
+export const rigsFileSchema = section({
+  default: z.string({ error: 'expected the name of one of the rigs below' }).optional(),
+  rigs: z.record(rigName, rigSchema, { error: 'expected a mapping of rig names to rigs' }),
+}).superRefine((file, ctx) => {
+  const names = Object.keys(file.rigs);
+  if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['rigs'], message: 'expected at least one rig' });
+  if (file.default !== undefined && !names.includes(file.default)) {
+    ctx.addIssue({ code: 'custom', path: ['default'], message: `expected one of the rigs in this file: ${names.map((n) => `"${n}"`).join(', ')}` });
+  }
+});
+
+/** One rig's settings as parsed, defaults applied. */
+export type RigSettings = z.output<typeof rigSchema>;
+/** The RC circuit that holds BOOT0 high across a reset. */
+export type RcWiring = z.output<typeof rcWiring>;
+/** A uhubctl-switched USB port that powers the board. */
+export type UhubctlPort = z.output<typeof uhubctl>;
+/** An expected difference from the GPIO baseline after leaving DFU. */
+export type GpioException = z.output<typeof gpioException>;
+/** The parsed file. */
+export type RigsFileSettings = z.output<typeof rigsFileSchema>;
+
+/** The JSON Schema of rigs.yaml as written (before defaults), for editors and `dfu-hil rigs --schema`. */
+export function rigsJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(rigsFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
