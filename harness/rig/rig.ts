@@ -11,14 +11,18 @@ import type { TransferTrace } from '../usb/trace.js';
 import type { ConsoleLog } from '../serial/console-log.js';
 import type { GpioSnapshot } from '../serial/console-protocol.js';
 import type { ReadyBanner, TestAppConsole } from '../serial/test-app-console.js';
+import type { DfuseClient, DfuseOpenOptions } from '../dfu/dfuse-client.js';
+import type { DebugProbe, ProbeLog } from '../probe/probe.js';
 import type { RigConfig } from './config/load-rigs.js';
+import type { RigFaults } from './faults.js';
+import type { FlashDigest } from './flash-digest.js';
+import type { ReferenceImages } from './reference-images.js';
 import {
   ENTRY_METHODS, type BootloaderProfileName, type EntryMethod, type ProbeTool, type RigKind, type UsbId,
 } from './config/schema.js';
 
-// Local, structural stand-ins for the DFU host's types (harness/dfu/ is written concurrently):
-// harness/dfu/image's FirmwareImage and dfuse-client's DfuProgress, DownloadReport and
-// LeaveReport all satisfy these, so the rigs can pass them straight through.
+// Structural image, progress and report types: harness/dfu/image's FirmwareImage and the
+// DfuseClient's DfuProgress, DownloadReport and LeaveReport all satisfy them.
 
 /** An image to flash: bytes at absolute addresses. */
 export interface RigFlashImage {
@@ -99,6 +103,8 @@ export interface RigStep {
 export interface RigTrace {
   usb: TransferTrace;
   console: ConsoleLog;
+  /** Probe commands, on rigs with a probe. */
+  probe?: ProbeLog;
   steps: readonly RigStep[];
 }
 
@@ -135,6 +141,18 @@ export interface Rig {
   powerCycle(): Promise<void>;
   /** Brings a board back to a known application over SWD; throws RigCapabilityMissing without a probe. */
   recover(image?: RigFlashImage): Promise<void>;
+  /** Opens a DfuSe session on the bootloader the board is in (after {@link enterDfu}); close it when done. */
+  openDfu(options?: Pick<DfuseOpenOptions, 'altSetting' | 'transferSize' | 'onProgress'>): Promise<DfuseClient>;
+  /** True when the bootloader's DFU device is on the bus now. */
+  bootloaderPresent(): Promise<boolean>;
+  /** The images this rig restores between tests: reference application A, B, a broken one, the CM4 image. */
+  readonly images: ReferenceImages;
+  /** The debug probe, on rigs with one. */
+  readonly probe?: DebugProbe;
+  /** Deliberate faults, on rigs that can inject them (the simulated rig). */
+  readonly faults?: RigFaults;
+  /** Per-sector CRC32s of the user flash for the report's flash diff, on rigs where that is cheap. */
+  flashDigest?(): Promise<FlashDigest>;
   /** Releases the console, USB and the rig lock. */
   close(): Promise<void>;
 }

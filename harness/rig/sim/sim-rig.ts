@@ -1,6 +1,6 @@
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
-import { DfuHilError, hex32 } from '../../errors.js';
+import { DfuHilError } from '../../errors.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
 import { openTestAppConsole, type ReadyBanner, type TestAppConsole } from '../../serial/test-app-console.js';
@@ -14,6 +14,7 @@ import type { UsbDeviceInfo } from '../../usb/transport.js';
 import type { RigConfig } from '../config/load-rigs.js';
 import type { EntryMethod } from '../config/schema.js';
 import type { ReferenceImages } from '../reference-images.js';
+import type { FlashDigest } from '../flash-digest.js';
 import {
   capabilitiesFromConfig, requireCapabilities, RigInfrastructureError,
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions,
@@ -21,13 +22,6 @@ import {
 } from '../rig.js';
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
-
-/** Per-sector CRC32s of the user flash, for the flash diff in reports. */
-export interface FlashDigest {
-  sectorSize: number;
-  base: number;
-  crcs: number[];
-}
 
 /**
  * The default rig: a simulated NUCLEO-H745ZI-Q on an in-process USB bus, its console through a
@@ -91,7 +85,12 @@ export class SimRig implements Rig {
   }
 
   get trace(): RigTrace {
-    return { usb: this.bus.trace, console: this.console.log, steps: this.steps };
+    return { usb: this.bus.trace, console: this.console.log, probe: this.probe.log, steps: this.steps };
+  }
+
+  async bootloaderPresent(): Promise<boolean> {
+    const { vendorId, productId } = this.config.bootloader.vidPid;
+    return (await this.bus.list({ vendorId, productId })).length > 0;
   }
 
   async enterDfu(method: EntryMethod, options: EnterDfuOptions = {}): Promise<DfuEntryReport> {
@@ -221,16 +220,4 @@ export class SimRig implements Rig {
       throw error;
     }
   }
-}
-
-/** Formats a flash diff between two digests: which sectors changed. */
-export function describeFlashDiff(before: FlashDigest, after: FlashDigest): string {
-  const lines: string[] = [];
-  after.crcs.forEach((crc, i) => {
-    const was = before.crcs[i];
-    const start = after.base + i * after.sectorSize;
-    const mark = was === crc ? '   ' : ' * ';
-    lines.push(`${mark}sector ${String(i).padStart(2)} ${hex32(start)}  crc ${hex32(was ?? 0)} -> ${hex32(crc)}${was === crc ? '' : '  changed'}`);
-  });
-  return lines.join('\n');
 }
