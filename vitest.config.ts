@@ -1,7 +1,27 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (harness/**/*.test.ts, next to the code) and `hil` (specs/, run against
-// the rig chosen by RIG or rigs.yaml's default). Allure results go to allure-results/.
+/**
+ * The rigs the HIL specs run against: `RIG` alone when set (a bench board, say), else
+ * `HIL_RIGS` (comma-separated), else every simulated rig in rigs.yaml, so each simulated
+ * bootloader profile runs the whole suite.
+ */
+function hilRigs(): string[] {
+  if (process.env.RIG) return [process.env.RIG];
+  if (process.env.HIL_RIGS) return process.env.HIL_RIGS.split(',').map((r) => r.trim()).filter(Boolean);
+  try {
+    const doc = parse(readFileSync(process.env.DFU_HIL_RIGS ?? 'rigs.yaml', 'utf8')) as { default?: string; rigs?: Record<string, { kind?: string }> };
+    const sims = Object.entries(doc.rigs ?? {}).filter(([, r]) => r.kind === 'sim').map(([name]) => name);
+    return sims.length > 0 ? sims : [doc.default ?? 'default'];
+  } catch {
+    // A broken rigs.yaml is reported by the rig fixture with the file, key and expected form.
+    return ['default'];
+  }
+}
+
+// `unit`: harness/**/*.test.ts next to the code. `hil:<rig>`: specs/ against that rig.
+// Allure results go to allure-results/ (`npm run report` renders them).
 export default defineConfig({
   test: {
     reporters: ['default', ['allure-vitest/reporter', { resultsDir: 'allure-results' }]],
@@ -13,16 +33,17 @@ export default defineConfig({
           testTimeout: 30_000,
         },
       },
-      {
+      ...hilRigs().map((rig) => ({
         test: {
-          name: 'hil',
+          name: `hil:${rig}`,
           include: ['specs/**/*.spec.ts'],
-          // Hardware rigs are exclusive: one worker owns the board for the whole run.
+          env: { RIG: rig },
+          // One board per rig: its spec files run one after another, never side by side.
           fileParallelism: false,
-          testTimeout: 120_000,
-          hookTimeout: 120_000,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
-      },
+      })),
     ],
   },
 });

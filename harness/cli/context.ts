@@ -3,7 +3,11 @@ import type { Command } from 'commander';
 import { DfuHilError } from '../errors.js';
 import { findRigsFile, loadRigs, pickRig, type PickedRig, type RigsFile } from '../rig/config/load-rigs.js';
 import { acquireRigLease } from '../rig/lock/rig-lock.js';
-import { RigNotAvailable, type Rig, type RigFactory } from '../rig/rig.js';
+import { RigNotAvailable, type Rig, type RigContext, type RigFactory } from '../rig/rig.js';
+import type { RigConfig } from '../rig/config/load-rigs.js';
+import type { SimRig } from '../rig/sim/sim-rig.js';
+import { SimStateStore, simStateRoot } from '../rig/sim/sim-state-store.js';
+import type { SimBoardState } from '../sim/board/nucleo-h745.js';
 import type { UsbBus } from '../usb/transport.js';
 import type { CliIo } from './io.js';
 
@@ -11,8 +15,14 @@ import type { CliIo } from './io.js';
 export interface CliServices {
   /** Builds the rig the user chose; the lead wires the simulated and hardware rigs here. */
   rigFactory: RigFactory;
-  /** The USB bus for `devices`; absent until a libusb bus is wired in. */
+  /** The USB bus for `devices` on hardware rigs (libusb). */
   usbBus?: () => Promise<UsbBus>;
+  /**
+   * Opens a simulated rig on a saved board (`state`), or a factory-fresh one when undefined.
+   * With it, sim rigs keep their board between runs (see {@link CliContext.withRig}); without
+   * it they come from `rigFactory` and start fresh every time.
+   */
+  openSimRig?: (config: RigConfig, state: SimBoardState | undefined, context: RigContext) => Promise<SimRig>;
 }
 
 /** The options every command accepts. */
@@ -83,8 +93,10 @@ export class CliContext {
     const lease = config.kind === 'sim' ? undefined : await acquireRigLease({
       rig: config.name, waitMs: waitMs ?? 0, env: this.io.env, cwd: path.dirname(this.rigsPath), warn: (m) => this.warn(m),
     });
+    const context: RigContext = { env: this.io.env, warn: (m) => this.warn(m) };
+    if (config.kind === 'sim' && this.services.openSimRig) return this.withSimRig(config, context, work);
     try {
-      const rig = await this.services.rigFactory(config, { env: this.io.env, warn: (m) => this.warn(m) });
+      const rig = await this.services.rigFactory(config, context);
       try {
         return await work(rig);
       } finally {
@@ -92,6 +104,35 @@ export class CliContext {
       }
     } finally {
       await lease?.release();
+    }
+  }
+
+  /** Where simulated boards are kept: DFU_HIL_STATE_DIR, else .dfu-hil/ next to rigs.yaml. */
+  get simStateRoot(): string {
+    return simStateRoot({ projectDir: path.dirname(this.rigsPath), cwd: this.io.cwd, env: this.io.env });
+  }
+
+  /** The saved board of simulated rig `rig`. */
+  simStateStore(rig: string): SimStateStore {
+    return new SimStateStore(this.simStateRoot, rig);
+  }
+
+  /**
+   * A simulated rig lives only as long as this process, but its board must outlive it, as a
+   * real board outlives a command: restore the saved board, and save it again however `work`
+   * ends (a flash that failed half-way has still changed the flash).
+   */
+  private async withSimRig<T>(config: RigConfig, context: RigContext, work: (rig: Rig) => Promise<T>): Promise<T> {
+    const store = this.simStateStore(config.name);
+    const rig = await this.services.openSimRig!(config, await store.load(), context);
+    try {
+      return await work(rig);
+    } finally {
+      try {
+        await store.save(rig.board.snapshot());
+      } finally {
+        await rig.close();
+      }
     }
   }
 

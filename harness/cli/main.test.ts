@@ -156,6 +156,7 @@ describe('rig commands', () => {
           await clock.sleep(54);
           return { method, vidPid: { vendorId: 0x0483, productId: 0xdf11 }, serialNumber: '200364500000', portPath: '1-4', enumeratedAfterMs: clock.now() };
         },
+        bootloaderPresent: async () => false,
         close: async () => { calls.push('close'); },
       };
       return rig as Rig;

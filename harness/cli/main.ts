@@ -14,11 +14,13 @@ import { registerFlash } from './commands/flash.js';
 import { registerGpio } from './commands/gpio.js';
 import { registerLeave } from './commands/leave.js';
 import { registerRigs } from './commands/rigs.js';
+import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
 import { CliContext, unavailableRigFactory, type CliServices } from './context.js';
 import type { DoctorEnvironment } from './doctor/checks.js';
 import { exitCodeFor } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
+import { defaultCliServices } from './services.js';
 
 /** Services and test seams for {@link runCli}. */
 export interface RunCliOptions extends Partial<CliServices> {
@@ -30,7 +32,11 @@ const VERSION = '0.1.0';
 
 function buildProgram(io: CliIo, options: RunCliOptions): { program: Command; ctx: CliContext } {
   const program = new Command('dfu-hil');
-  const services: CliServices = { rigFactory: options.rigFactory ?? unavailableRigFactory, ...(options.usbBus ? { usbBus: options.usbBus } : {}) };
+  const services: CliServices = {
+    rigFactory: options.rigFactory ?? unavailableRigFactory,
+    ...(options.usbBus ? { usbBus: options.usbBus } : {}),
+    ...(options.openSimRig ? { openSimRig: options.openSimRig } : {}),
+  };
   const ctx = new CliContext(io, services, program);
   program
     .description('Hardware-in-the-loop harness for STM32 USB DFU (DfuSe): enter, flash, leave, check.')
@@ -39,6 +45,14 @@ function buildProgram(io: CliIo, options: RunCliOptions): { program: Command; ct
     .option('--rigs <file>', 'rigs file (default: DFU_HIL_RIGS, else rigs.yaml found upwards from here)')
     .option('--json', 'machine-readable output')
     .option('--wait <ms>', 'wait up to this long for a rig another run holds (default: fail at once)', (v) => Number.parseInt(v, 10))
+    .addHelpText('after', `
+Simulated rigs keep their board between commands, as a real board would: flash, option bytes and
+whether it runs the application or the bootloader are saved in .dfu-hil/sim/<rig>/ next to rigs.yaml
+(DFU_HIL_STATE_DIR moves it). \`dfu-hil enter\` then \`dfu-hil flash\` act on the same board;
+\`dfu-hil sim reset\` puts it back to its factory state.
+
+Exit codes: 0 ok, 1 the board or firmware failed, 2 usage, 3 rigs.yaml, 4 the bench failed,
+5 not available on this rig, 70 internal error.`)
     .showHelpAfterError('(run dfu-hil --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -53,6 +67,7 @@ function buildProgram(io: CliIo, options: RunCliOptions): { program: Command; ct
   registerLeave(program, ctx);
   registerGpio(program, ctx);
   registerStatus(program, ctx);
+  registerSim(program, ctx);
   for (const command of program.commands) command.exitOverride();
   return { program, ctx };
 }
@@ -82,9 +97,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo(), o
   }
 }
 
-/** Entry point of bin/dfu-hil.js and `npm run dfu-hil`. */
+/** Entry point of bin/dfu-hil.js and `npm run dfu-hil`: the real rigs (createRig), saved simulated boards, libusb. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
-  return runCli(argv, processIo());
+  return runCli(argv, processIo(), defaultCliServices());
 }
 
 function invokedDirectly(): boolean {

@@ -353,7 +353,7 @@ export class DfuseClient {
       for (let block = DFUSE_FIRST_DATA_BLOCK; done < length && block <= this.maxBlockNumber; block++) {
         const want = Math.min(this.transferSize, length - done);
         if (want < this.transferSize && block > DFUSE_FIRST_DATA_BLOCK) break;
-        const data = await this.dfu.upload(block, want);
+        const data = await this.uploadBlock(block, want, address + done);
         if (data.length !== want) {
           const report = await this.dfu.getStatus();
           throw new DfuStateError({ request: `UPLOAD#${block}`, address: address + done }, `${want} bytes`, report, {
@@ -471,6 +471,28 @@ export class DfuseClient {
         try { await this.dfu.toIdle(); } catch { /* the original error is the one worth reporting */ }
       }
       throw error;
+    }
+  }
+
+  /**
+   * One UPLOAD block. A device refuses an IN transfer with a STALL, and says why only in the
+   * GETSTATUS that follows (errVENDOR under readout protection, AN3156): report that status.
+   */
+  private async uploadBlock(block: number, length: number, address: number): Promise<Uint8Array> {
+    try {
+      return await this.dfu.upload(block, length);
+    } catch (error) {
+      if (!(error instanceof UsbError && error.failure === 'stall')) throw error;
+      let report: DfuStatusReport;
+      try {
+        report = await this.dfu.getStatus();
+      } catch {
+        throw error;
+      }
+      if (report.state !== DfuState.DfuError) throw error;
+      const refused = new DfuError({ request: 'UPLOAD', address }, report, { cause: error });
+      try { await this.dfu.toIdle(); } catch { /* the refusal is the error worth reporting */ }
+      throw refused;
     }
   }
 

@@ -9,6 +9,10 @@ export interface ProbeLogEntry {
   command: string;
   result: 'ok' | 'failed';
   detail?: string;
+  /** The tool's exit code, for probes driven through a command-line tool. */
+  exitCode?: number;
+  /** What the tool printed (stdout and stderr interleaved), for the report. */
+  output?: string;
 }
 
 /** Every command a probe ran, in order. */
@@ -51,6 +55,14 @@ export interface DebugProbe {
   massErase(): Promise<void>;
   /** Programs flash over SWD; the sectors must be erased. */
   programFlash(address: number, bytes: Uint8Array): Promise<void>;
+  /** Reads several ranges in one tool run where the tool allows it (each tool start costs ~0.5 s). */
+  readRanges?(ranges: readonly ProbeRange[]): Promise<Uint8Array[]>;
+}
+
+/** A range of target memory. */
+export interface ProbeRange {
+  address: number;
+  length: number;
 }
 
 /** Reads one little-endian 32-bit register through `probe`. */

@@ -1,6 +1,7 @@
 import type { RigConfig } from './config/load-rigs.js';
+import { createNucleoH745Rig } from './hardware/nucleo-h745-rig.js';
 import { loadReferenceImages, type ReferenceImages } from './reference-images.js';
-import { RigNotAvailable, type Rig, type RigContext } from './rig.js';
+import type { Rig, RigContext } from './rig.js';
 import { SimRig } from './sim/sim-rig.js';
 
 /** Options of {@link createRig} beyond the rig's description. */
@@ -10,11 +11,12 @@ export interface CreateRigOptions {
 }
 
 /** Builds the rig `config` describes: the simulated board, or a bench board. */
-export async function createRig(config: RigConfig, _context: RigContext, options: CreateRigOptions = {}): Promise<Rig> {
+export async function createRig(config: RigConfig, context: RigContext, options: CreateRigOptions = {}): Promise<Rig> {
   switch (config.kind) {
     case 'sim':
       return SimRig.create(config, options.images ?? await loadReferenceImages());
     case 'nucleo-h745':
-      throw new RigNotAvailable('the hardware rig', config.kind);
+      // The lease is taken inside, before the console or USB is opened.
+      return createNucleoH745Rig(config, context, { images: options.images ?? await loadReferenceImages() });
   }
 }

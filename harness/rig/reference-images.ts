@@ -5,6 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { buildTestAppImage } from '../dfu/image/synthetic-app.js';
 import { loadImageFile } from '../dfu/image/image-file.js';
 import type { FirmwareImage } from '../dfu/image/firmware-image.js';
+import { DfuHilError } from '../errors.js';
+
+/** The firmware manifest does not list what the harness needs. */
+export class ManifestError extends DfuHilError {
+  constructor(file: string, problem: string) {
+    super('firmware-manifest', `${file}: ${problem}`, { hint: 'Rebuild the images with `make -C firmware-images images`.' });
+  }
+}
 
 /** The images every rig needs: two application versions, a broken one, and the CM4 image for bank 2. */
 export interface ReferenceImages {
@@ -22,14 +30,12 @@ export interface ReferenceImages {
   origin: 'firmware' | 'synthetic';
 }
 
+/** One image in firmware-images/images/manifest.json. */
 interface ManifestEntry {
-  role?: string;
-  file?: string;
-  files?: Record<string, string>;
-  name?: string;
-  version?: string;
-  core?: number;
-  loadAddress?: string | number;
+  role: string;
+  name: string;
+  version: string;
+  files: Record<'bin' | 'hex' | 'dfu', { path: string }>;
 }
 
 /** The repository root (two levels above harness/rig). */
@@ -60,15 +66,15 @@ export function syntheticReferenceImages(): ReferenceImages {
 export async function loadReferenceImages(dir = FIRMWARE_IMAGES_DIR): Promise<ReferenceImages> {
   const manifestPath = join(dir, 'manifest.json');
   if (!existsSync(manifestPath)) return syntheticReferenceImages();
-  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { images?: ManifestEntry[] | Record<string, ManifestEntry> };
-  const entries = Array.isArray(manifest.images) ? manifest.images : Object.entries(manifest.images ?? {}).map(([role, e]) => ({ role, ...e }));
-  const pick = (role: string): ManifestEntry | undefined => entries.find((e) => e.role === role);
-  const load = async (entry: ManifestEntry | undefined): Promise<FirmwareImage | undefined> => {
-    const file = entry?.files?.hex ?? entry?.files?.dfu ?? entry?.file;
-    return file ? loadImageFile(join(dir, file)) : undefined;
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { images: ManifestEntry[] };
+  const pick = (role: string): ManifestEntry => {
+    const entry = manifest.images.find((e) => e.role === role);
+    if (!entry) throw new ManifestError(manifestPath, `no image with role "${role}"`);
+    return entry;
   };
-  const [appA, appB, broken, cm4] = await Promise.all([load(pick('app-a')), load(pick('app-b')), load(pick('broken')), load(pick('cm4'))]);
-  if (!appA || !appB || !broken || !cm4) return syntheticReferenceImages();
-  const id = (e: ManifestEntry | undefined): { name: string; version: string } => ({ name: e?.name ?? 'unknown', version: e?.version ?? '0.0.0' });
-  return { appA, appB, broken, cm4, identity: { a: id(pick('app-a')), b: id(pick('app-b')) }, origin: 'firmware' };
+  // The .hex carries its load address, so nothing about placement is assumed here.
+  const load = (entry: ManifestEntry): Promise<FirmwareImage> => loadImageFile(join(dir, entry.files.hex.path));
+  const [appA, appB, broken, cm4] = await Promise.all(['A', 'B', 'broken', 'cm4'].map((role) => load(pick(role))));
+  const id = (e: ManifestEntry): { name: string; version: string } => ({ name: e.name, version: e.version });
+  return { appA: appA!, appB: appB!, broken: broken!, cm4: cm4!, identity: { a: id(pick('A')), b: id(pick('B')) }, origin: 'firmware' };
 }

@@ -86,6 +86,8 @@ export interface RigCapabilities {
   powerControl: boolean;
   /** True when the rig allows option-byte writes (never RDP level 2). */
   optionBytes: boolean;
+  /** True when faults can be injected on purpose (the simulated rig). */
+  faultInjection: boolean;
   bootloader: BootloaderDescription;
 }
 
@@ -168,7 +170,7 @@ export interface RigContext {
 export type RigFactory = (config: RigConfig, context: RigContext) => Promise<Rig>;
 
 /** A need a spec can declare: an entry method, a probe, power control, option-byte writes. */
-export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes';
+export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults';
 
 /** Derives what a rig can do from its description. */
 export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
@@ -180,6 +182,7 @@ export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
     // The simulator can always cut the board's power; hardware needs a switched hub port.
     powerControl: config.kind === 'sim' || hubPower,
     optionBytes: config.allowOptionBytes,
+    faultInjection: config.kind === 'sim',
     bootloader: {
       profile: config.bootloader.profile,
       vidPid: config.bootloader.vidPid,
@@ -195,6 +198,7 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
     case 'probe': return c.probe ? undefined : `rig "${rig.name}" has no debug probe (add a probe: section to rigs.yaml)`;
     case 'power-control': return c.powerControl ? undefined : `rig "${rig.name}" cannot switch the board's power (add power: { uhubctl: { location, port } })`;
     case 'option-bytes': return c.optionBytes ? undefined : `rig "${rig.name}" does not allow option-byte writes (allowOptionBytes: false)`;
+    case 'faults': return c.faultInjection ? undefined : `rig "${rig.name}" cannot inject faults (only simulated rigs can)`;
     default:
       return c.entryMethods.includes(need) ? undefined
         : `rig "${rig.name}" does not offer the "${need}" entry method (it offers: ${c.entryMethods.join(', ') || 'none'})`;

@@ -1,40 +1,92 @@
 import type { Command } from 'commander';
 import { loadImageFile } from '../../dfu/image/image-file.js';
 import { hex32 } from '../../errors.js';
+import { formatUsbId } from '../../rig/config/schema.js';
+import type { DfuEntryReport, Rig, RigStep } from '../../rig/rig.js';
+import type { ReadyBanner } from '../../serial/test-app-console.js';
 import { CliUsageError, type CliContext } from '../context.js';
-import { FlashProgressBar } from '../progress.js';
+import { flashProgressView } from '../progress.js';
+import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
 
 function parseAddress(text: string): number {
   if (!/^0x[0-9a-fA-F]{1,8}$/.test(text)) throw new CliUsageError(`"${text}" is not an address`, 'Give the load address of a .bin in hex, e.g. --address 0x08100000.');
   return Number.parseInt(text, 16);
 }
 
-/** `dfu-hil flash <image>`: writes a .bin/.hex/.dfu over DfuSe, with a progress bar. */
+/** Rig-clock ms the rig's steps since `from` took (virtual time on a simulated rig). */
+function stepsMs(rig: Rig, from: number): number {
+  return rig.trace.steps.slice(from).reduce((sum: number, s: RigStep) => sum + s.durationMs, 0);
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+interface FlashOptions {
+  address?: string;
+  erase: string;
+  verify: boolean;
+  stay?: boolean;
+  method?: string;
+}
+
+/** `dfu-hil flash <image>`: enters DFU if needed, writes a .bin/.hex/.dfu with verify, leaves and waits for READY. */
 export function registerFlash(program: Command, ctx: CliContext): void {
   program.command('flash')
-    .description('flash an image (.bin, .hex, .dfu) over DfuSe; the board must be in DFU mode')
+    .description('flash an image (.bin, .hex, .dfu) over DfuSe: enter DFU if needed, write, verify, leave, wait for READY')
     .argument('<image>', 'image file')
     .option('--address <hex>', 'load address of a .bin (default 0x08000000)')
     .option('--erase <mode>', 'touched (default), mass or none', 'touched')
-    .option('--verify', 'read back and compare after writing')
-    .action(async (file: string, options: { address?: string; erase: string; verify?: boolean }) => {
+    .option('--no-verify', 'do not read back and compare after writing')
+    .option('--stay', 'stay in DFU mode afterwards (no leave, no wait for the application)')
+    .option('--method <method>', 'entry method when the board is not in DFU mode yet (default: the rig\'s first)')
+    .addHelpText('after', '\nOn a terminal a progress bar goes to stderr; elsewhere, a line per quarter of each phase.\nElapsed times are the rig\'s clock: virtual time on a simulated rig.')
+    .action(async (file: string, options: FlashOptions) => {
       if (!['touched', 'mass', 'none'].includes(options.erase)) {
         throw new CliUsageError(`unknown erase mode "${options.erase}"`, 'Use --erase touched, mass or none.');
       }
+      checkEntryMethodName(options.method);
+      // The image is read before the rig is touched, so a bad file never leaves the board half-way.
       const image = await loadImageFile(file, options.address === undefined ? {} : { address: parseAddress(options.address) });
       await ctx.withRig(async (rig) => {
-        const bar = new FlashProgressBar(ctx.io.stderr, !ctx.json);
-        try {
-          const report = await rig.flash(image, {
-            erase: options.erase as 'touched' | 'mass' | 'none',
-            verify: options.verify === true,
-            onProgress: (p) => bar.update(p),
-          });
-          if (ctx.json) ctx.outJson({ rig: rig.name, image: file, ...report });
-          else ctx.out(`${rig.name}: wrote ${report.bytesWritten} bytes from ${file}; erased ${report.erasedSectors.map(hex32).join(', ') || 'nothing'}${report.verified ? '; verified' : ''}`);
-        } finally {
-          bar.stop();
+        const firstStep = rig.trace.steps.length;
+        let entered: DfuEntryReport | undefined;
+        if (!(await rig.bootloaderPresent())) {
+          const method = chooseEntryMethod(rig, options.method);
+          if (!ctx.json) ctx.io.stderr.write(`${rig.name}: entering DFU mode via ${method}\n`);
+          entered = await rig.enterDfu(method);
         }
+        const view = flashProgressView(ctx.io.stderr, { json: ctx.json });
+        const flashStep = rig.trace.steps.length;
+        let report;
+        try {
+          report = await rig.flash(image, {
+            erase: options.erase as 'touched' | 'mass' | 'none',
+            verify: options.verify,
+            onProgress: (p) => view.update(p),
+          });
+        } finally {
+          view.stop();
+        }
+        const flashMs = stepsMs(rig, flashStep);
+        let left: { outcome: string } | undefined;
+        let banner: ReadyBanner | undefined;
+        if (!options.stay) {
+          left = await rig.leave();
+          banner = await rig.waitForApp(rig.config.timeouts.readyMs);
+        }
+        const totalMs = stepsMs(rig, firstStep);
+        if (ctx.json) {
+          ctx.outJson({
+            rig: rig.name, image: file,
+            entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
+            bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors.map(hex32), verified: report.verified,
+            flashMs, totalMs, leave: left ?? null, app: banner ?? null,
+          });
+          return;
+        }
+        const sectors = report.erasedSectors.length;
+        ctx.out(`${rig.name}: wrote ${report.bytesWritten} bytes from ${file}${report.verified ? ', verified' : ''}; erased ${sectors} sector${sectors === 1 ? '' : 's'}${sectors ? ` (${report.erasedSectors.map(hex32).join(', ')})` : ''}; ${seconds(flashMs)}`);
+        if (banner) ctx.out(`${rig.name}: left DFU (${left?.outcome}); application ${banner.name} ${banner.version} is up (${seconds(totalMs)} in all)`);
+        else ctx.out(`${rig.name}: staying in DFU mode (--stay)`);
       });
     });
 }

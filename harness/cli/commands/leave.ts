@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { requireDfuMode } from './board-checks.js';
 
 /** `dfu-hil leave`: leaves DFU and, unless told not to, waits for the application's READY. */
 export function registerLeave(program: Command, ctx: CliContext): void {
@@ -8,6 +9,7 @@ export function registerLeave(program: Command, ctx: CliContext): void {
     .option('--no-wait', 'do not wait for the application')
     .action(async (options: { wait: boolean }) => {
       await ctx.withRig(async (rig) => {
+        await requireDfuMode(rig, 'leave');
         const report = await rig.leave();
         const banner = options.wait ? await rig.waitForApp(rig.config.timeouts.readyMs) : undefined;
         if (ctx.json) ctx.outJson({ rig: rig.name, leave: report, app: banner ?? null });

@@ -1,12 +1,13 @@
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { MemoryLayout } from '../../dfu/layout.js';
 import { DfuHilError } from '../../errors.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
 import { openTestAppConsole, type ReadyBanner, type TestAppConsole } from '../../serial/test-app-console.js';
 import type { GpioSnapshot } from '../../serial/console-protocol.js';
 import { ConsoleLog } from '../../serial/console-log.js';
-import { SimulatedNucleoH745, type Boot0Wiring } from '../../sim/board/nucleo-h745.js';
+import { SimulatedNucleoH745, type Boot0Wiring, type SimBoardState } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import { TransferTrace } from '../../usb/trace.js';
@@ -51,8 +52,12 @@ export class SimRig implements Rig {
     this.probe = new SimulatedProbe(board.debug, clock);
   }
 
-  /** Builds the board, programs the reference images as a factory would, powers it and waits for READY. */
-  static async create(config: RigConfig, images: ReferenceImages): Promise<SimRig> {
+  /**
+   * Builds the board, programs the reference images as a factory would, powers it and waits for
+   * READY. With `initialState` (a board saved by an earlier run) the board is restored instead and
+   * waited for in whatever it was running: READY for the application, enumeration for the bootloader.
+   */
+  static async create(config: RigConfig, images: ReferenceImages, initialState?: SimBoardState): Promise<SimRig> {
     const profileName = config.bootloader.profile ?? 'st-rom-v9.2';
     const profile = bootloaderProfiles[profileName];
     if (!profile) throw new RigInfrastructureError('sim-profile', `rig ${config.name}: no simulated bootloader profile "${profileName}"`);
@@ -66,7 +71,7 @@ export class SimRig implements Rig {
       clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1',
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
-    for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
+    if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
     const bus = new InProcessUsbBus({ clock, trace: new TransferTrace() });
     bus.addConnector(board.usb);
     const console = await openTestAppConsole({
@@ -75,8 +80,14 @@ export class SimRig implements Rig {
     });
     const rig = new SimRig(config, clock, board, bus, console, images);
     rig.bootMark = console.mark();
-    board.powerOn();
-    await rig.waitForApp();
+    if (!initialState) {
+      board.powerOn();
+      await rig.waitForApp();
+      return rig;
+    }
+    board.restore(initialState);
+    if (board.runningCode === 'app') await rig.waitForApp();
+    else if (board.runningCode === 'bootloader') await rig.waitForBootloader();
     return rig;
   }
 
@@ -146,7 +157,10 @@ export class SimRig implements Rig {
       this.bootMark = this.console.mark();
       const dfu = await this.openDfu();
       try {
-        const report = await dfu.leave(undefined, { waitForDetachMs: this.config.timeouts.leaveMs });
+        // The ROM jumps to its last address pointer, which a verify leaves inside the image:
+        // point it at the application's vector table first, as dfu-util's -s addr:leave does.
+        const vectorTable = MemoryLayout.parse(this.config.bootloader.layout.flash).start;
+        const report = await dfu.leave(vectorTable, { waitForDetachMs: this.config.timeouts.leaveMs });
         return { outcome: report.outcome };
       } finally {
         await dfu.close();

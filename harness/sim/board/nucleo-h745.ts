@@ -9,9 +9,11 @@ import { Boot0Jumper, type Boot0Source } from '../boot0/boot0-source.js';
 import { BootloaderFaults } from '../bootloader/faults.js';
 import type { BootloaderProfile } from '../bootloader/profiles.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
+import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
 import { SimFlash } from '../flash/sim-flash.js';
 import { parsePinName, type GpioBank, type PinName } from '../gpio/gpio-bank.js';
 import type { Cm4State } from '../app/test-application.js';
+import { SYSTEM_MEMORY } from '../mcu/boot-config.js';
 import { Stm32h745, type SystemMemoryCode } from '../mcu/stm32h745.js';
 import { SimOptionBytes, type OptionRegisters } from '../option-bytes/sim-option-bytes.js';
 import { ConsoleUart, type ConsoleHostEnd } from '../uart/console-uart.js';
@@ -65,6 +67,24 @@ export class BoardFaults {
   consoleNoise(bytes: Uint8Array | string, afterMs = 0): void {
     this.uart.injectNoise(bytes, afterMs);
   }
+}
+
+/**
+ * What survives between two runs of a simulated board, as a real board keeps it between two
+ * commands at a bench: the flash (bytes and each flash word's ECC state), the option bytes,
+ * and whether it is powered and running the application or the bootloader. RAM, timers and
+ * the bootloader's DFU state are not kept: a restored bootloader starts in dfuIDLE.
+ */
+export interface SimBoardState {
+  /** The 2 MiB of user flash from 0x08000000. */
+  flash: Uint8Array;
+  /** One {@link WordState} per 256-bit flash word, in address order. */
+  wordStates: Uint8Array;
+  /** Option values in force, and those programmed for the next reset. */
+  options: { current: OptionRegisters; programmed: OptionRegisters };
+  powered: boolean;
+  /** What the CM7 ran when the state was taken. */
+  running: 'app' | 'bootloader' | 'none';
 }
 
 /** The host's end of the console, with the identity the serial binding reports. */
@@ -201,6 +221,94 @@ export class SimulatedNucleoH745 {
   /** Host bytes the board's state takes (flash array, RAM pages). */
   memoryFootprintBytes(): number {
     return this.mcu.memoryFootprintBytes();
+  }
+
+  /** The state a later run can {@link restore}: flash with ECC states, option bytes, what runs. */
+  snapshot(): SimBoardState {
+    const flash = this.flash;
+    const wordStates = new Uint8Array(flash.size / FLASH_WORD_BYTES);
+    for (let i = 0; i < wordStates.length; i++) wordStates[i] = flash.wordStateAt(flash.base + i * FLASH_WORD_BYTES);
+    return {
+      flash: flash.read(flash.base, flash.size),
+      wordStates,
+      options: { current: this.optionBytes.currentValues(), programmed: this.optionBytes.programmedValues() },
+      powered: this.isPowered,
+      running: this.runningCode,
+    };
+  }
+
+  /**
+   * Brings the board to `state`: power goes off, flash and option bytes are put back, then, if
+   * the state was powered, the board powers on and runs what it ran (a bootloader is re-entered
+   * by a jump, so the application's READY never appears). Built only on the flash's and option
+   * bytes' public operations, so a restored board obeys the same rules as one that got there.
+   */
+  restore(state: SimBoardState): void {
+    const flash = this.flash;
+    const words = flash.size / FLASH_WORD_BYTES;
+    if (state.flash.length !== flash.size || state.wordStates.length !== words) {
+      throw new RangeError(`board state holds ${state.flash.length} flash bytes and ${state.wordStates.length} word states; this board has ${flash.size} and ${words}`);
+    }
+    this.powerOff();
+    this.restoreOptionsInForce(state.options.current);
+    // Restoring puts back bits a write-protected sector already holds: protection must not apply.
+    flash.useWriteProtection({ isSectorWriteProtected: () => false });
+    try {
+      this.restoreFlash(state.flash, state.wordStates);
+    } finally {
+      flash.useWriteProtection(this.optionBytes);
+    }
+    // Values programmed but not yet loaded wait for a reset, so they go in after power-on's reset.
+    if (!state.powered) {
+      this.optionBytes.program(state.options.programmed);
+      return;
+    }
+    this.powerOn();
+    this.optionBytes.program(state.options.programmed);
+    // A board can run code its boot pins would not choose (the bootloader after `dfu jump`, the
+    // application after a DfuSe leave): reach it the way it was reached, by a jump.
+    if (state.running === 'bootloader' && this.runningCode !== 'bootloader') this.mcu.jumpTo(SYSTEM_MEMORY.start);
+    if (state.running === 'app' && this.runningCode !== 'app') this.mcu.jumpTo((this.optionBytes.bootCm7Add0() << 16) >>> 0);
+  }
+
+  private restoreOptionsInForce(current: OptionRegisters): void {
+    // The option bytes only change through programming and the loader at reset, as on the chip:
+    // program what was in force and load it. Before the flash is restored, so an RDP regression
+    // this replays erases nothing that matters.
+    this.optionBytes.program(current);
+    this.optionBytes.loadAtReset();
+  }
+
+  private restoreFlash(bytes: Uint8Array, states: Uint8Array): void {
+    const flash = this.flash;
+    flash.eraseEverything();
+    const wordAt = (i: number): number => flash.base + i * FLASH_WORD_BYTES;
+    const data = (i: number, from = 0, to = FLASH_WORD_BYTES): Uint8Array => bytes.subarray(i * FLASH_WORD_BYTES + from, i * FLASH_WORD_BYTES + to);
+    for (let i = 0; i < states.length;) {
+      const state = states[i];
+      if (state === WordState.Programmed) {
+        // Runs of whole programmed words go in one call: a flashed image costs one program.
+        let end = i + 1;
+        while (end < states.length && states[end] === WordState.Programmed) end++;
+        flash.program(wordAt(i), bytes.subarray(i * FLASH_WORD_BYTES, end * FLASH_WORD_BYTES));
+        i = end;
+        continue;
+      }
+      if (state === WordState.ForceWritten) {
+        // A partial write leaves the bytes it did not cover erased, at the start or the end of the word.
+        const word = data(i);
+        if (word[FLASH_WORD_BYTES - 1] === 0xff) flash.program(wordAt(i), data(i, 0, FLASH_WORD_BYTES - 1));
+        else if (word[0] === 0xff) flash.program(wordAt(i) + 1, data(i, 1));
+        else throw new RangeError(`board state: force-written flash word at 0x${wordAt(i).toString(16)} has no erased byte at either end`);
+      } else if (state === WordState.EccError) {
+        // Programming a word twice is what gives it a sticky ECC error; 0xFF leaves its bits alone.
+        flash.program(wordAt(i), data(i));
+        flash.program(wordAt(i), new Uint8Array(FLASH_WORD_BYTES).fill(0xff));
+      } else if (state !== WordState.Virgin) {
+        throw new RangeError(`board state: flash word at 0x${wordAt(i).toString(16)} has unknown state ${String(state)}`);
+      }
+      i++;
+    }
   }
 
   private onReset(_cause: ResetCause): void {
