@@ -2,8 +2,9 @@
 // benchmark by exporting a `Benchmark` from its own module and listing it here.
 import type { Benchmark, BenchRow } from './benchmark.js';
 import { hostDownloadBench } from './host-bench.js';
+import { simFlashBench } from './sim-bench.js';
 
-const benchmarks: Benchmark[] = [hostDownloadBench];
+const benchmarks: Benchmark[] = [hostDownloadBench, simFlashBench];
 
 function printTable(rows: readonly BenchRow[]): void {
   const columns = ['case', ...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];

@@ -123,7 +123,7 @@ describe('dfu-hil doctor', () => {
       ['config', 'ok'], ['node', 'ok'], ['placeholders', 'fail'], ['probe-tool', 'fail'], ['dfu-util', 'ok'],
       ['udev-rules', 'warn'], ['console-path', 'fail'], ['lock-dir', 'ok'],
     ]);
-    expect(doc.checks.find((c) => c.id === 'probe-tool')?.fix).toBe('sudo apt-get install stlink-tools');
+    expect(doc.checks.find((c) => c.id === 'probe-tool')?.fix).toBe('sudo apt-get install openocd');
     expect(doc.checks.find((c) => c.id === 'udev-rules')?.fix).toContain('ATTRS{idVendor}=="0483", ATTRS{idProduct}=="df11"');
     expect(doc.checks.find((c) => c.id === 'placeholders')?.detail).toBe('rigs.bench-1.usb.serial, rigs.bench-1.probe.serial, rigs.bench-1.console.path still hold a placeholder');
   });

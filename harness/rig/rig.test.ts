@@ -18,7 +18,9 @@ describe('rig capabilities', () => {
     expect(caps.entryMethods).toEqual(['console-jump', 'console-direct', 'rc', 'probe']);
     expect(caps.probe).toEqual({ tool: 'st-flash' });
     expect(caps.powerControl).toBe(true);
-    expect(caps.optionBytes).toBe(false);
+    // A simulated chip cannot be bricked: rigs.yaml lets its option bytes be written.
+    expect(caps.optionBytes).toBe(true);
+    expect(capabilitiesFromConfig(rigs.rigs.get('bench-1')!).optionBytes).toBe(false);
     expect(caps.bootloader).toEqual({
       profile: 'st-rom-v9.2',
       vidPid: { vendorId: 0x0483, productId: 0xdf11 },

@@ -244,7 +244,8 @@ export type FailureClass = 'infrastructure' | 'test' | 'capability';
 export function classifyFailure(error: unknown): FailureClass {
   if (error instanceof RigCapabilityMissing) return 'capability';
   if (error instanceof RigInfrastructureError) return 'infrastructure';
-  if (error instanceof DfuHilError && ['rig-config', 'rig-lock-busy', 'rig-lock-lost', 'console-open-failed', 'console-port-closed', 'usb-access', 'usb-busy'].includes(error.code)) {
+  // The bench itself failed: its config, lock, console port, USB permissions, or a probe tool.
+  if (error instanceof DfuHilError && ['rig-config', 'rig-lock-busy', 'rig-lock-lost', 'console-open-failed', 'console-port-closed', 'usb-access', 'usb-busy', 'probe-failed', 'tool-missing'].includes(error.code)) {
     return 'infrastructure';
   }
   return 'test';

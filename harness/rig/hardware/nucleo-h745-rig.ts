@@ -168,6 +168,10 @@ export class NucleoH745Rig implements Rig {
 
   async enterDfu(method: EntryMethod, options: EnterDfuOptions = {}): Promise<DfuEntryReport> {
     requireCapabilities(this, method);
+    // requireCapabilities reads the need 'probe' as "has a probe"; the entry method needs more.
+    if (!this.capabilities.entryMethods.includes(method)) {
+      throw new RigCapabilityMissing(this.name, method, `rig "${this.name}" does not offer the "${method}" entry method (it offers: ${this.capabilities.entryMethods.join(', ') || 'none'})`);
+    }
     return this.step(`enter DFU by ${method}`, async () => {
       const started = this.clock.now();
       switch (method) {
