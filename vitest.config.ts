@@ -25,6 +25,7 @@ function hilRigs(): string[] {
 export default defineConfig({
   test: {
     reporters: ['default', ['allure-vitest/reporter', { resultsDir: 'allure-results' }]],
+    globalSetup: ['fixtures/global-setup.ts'],
     projects: [
       {
         test: {
