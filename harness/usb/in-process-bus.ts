@@ -1,5 +1,6 @@
 import { withDeadline, type Clock } from '../clock/clock.js';
-import { decodeDeviceDescriptor, decodeStringDescriptor, getDescriptorSetup, readDescription, type UsbDescription } from './descriptors.js';
+import { ControlTransport } from './control-transport.js';
+import { decodeDeviceDescriptor, decodeStringDescriptor, getDescriptorSetup } from './descriptors.js';
 import { UsbError } from './errors.js';
 import type { UsbConnector, UsbGadget } from './gadget.js';
 import { DescriptorType, LANGID_EN_US, RequestRecipient, StandardRequest, type SetupPacket } from './spec.js';
@@ -164,37 +165,17 @@ export class InProcessUsbBus implements UsbBus {
   }
 }
 
-class InProcessTransport implements UsbTransport {
-  readonly info: UsbDeviceInfo;
-  private description: UsbDescription | undefined;
+class InProcessTransport extends ControlTransport implements UsbTransport {
   private closed = false;
 
   constructor(
     private readonly bus: InProcessUsbBus,
     private readonly enumeration: Enumeration,
     private readonly clock: Clock,
-    readonly trace: TransferTrace,
+    trace: TransferTrace,
     private readonly transferTime: (setup: SetupPacket, bytes: number) => number,
   ) {
-    this.info = enumeration.info;
-  }
-
-  private get label(): string {
-    return `${this.info.portPath}#${this.info.deviceAddress}`;
-  }
-
-  async describe(): Promise<UsbDescription> {
-    this.description ??= await readDescription((setup) => this.transfer(setup, undefined, 1000, false));
-    return this.description;
-  }
-
-  controlIn(setup: SetupPacket, timeoutMs: number): Promise<Uint8Array> {
-    return this.transfer(setup, undefined, timeoutMs, true);
-  }
-
-  async controlOut(setup: SetupPacket, data: Uint8Array, timeoutMs: number): Promise<void> {
-    if (data.length !== setup.wLength) throw new UsbError('invalid', `wLength ${setup.wLength} but ${data.length} data bytes`);
-    await this.transfer(setup, data, timeoutMs, true);
+    super(enumeration.info, trace);
   }
 
   async claimInterface(interfaceNumber: number): Promise<void> {
@@ -223,7 +204,7 @@ class InProcessTransport implements UsbTransport {
     if (!this.bus.isPresent(this.info)) throw new UsbError('no-device', `${what}: ${describeDevice(this.info)} has left the bus`);
   }
 
-  private async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
+  protected async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
     const record = (result: string, bytes?: Uint8Array): void => {
       if (!traced) return;
       this.trace.record({

@@ -1,6 +1,6 @@
 import { getDeviceList, type Device } from 'usb';
 import { systemClock, type Clock } from '../clock/clock.js';
-import { readDescription, type UsbDescription } from './descriptors.js';
+import { ControlTransport } from './control-transport.js';
 import { UsbError } from './errors.js';
 import { fromLibusbError } from './libusb-error.js';
 import { RequestRecipient, StandardRequest, type SetupPacket } from './spec.js';
@@ -134,27 +134,9 @@ export class LibusbBus implements UsbBus {
   }
 }
 
-class LibusbTransport implements UsbTransport {
-  private description: UsbDescription | undefined;
-
-  constructor(private readonly device: Device, readonly info: UsbDeviceInfo, readonly trace: TransferTrace, private readonly clock: Clock) {}
-
-  private get label(): string {
-    return `${this.info.portPath}#${this.info.deviceAddress}`;
-  }
-
-  async describe(): Promise<UsbDescription> {
-    this.description ??= await readDescription((setup) => this.transfer(setup, undefined, 1000, false));
-    return this.description;
-  }
-
-  controlIn(setup: SetupPacket, timeoutMs: number): Promise<Uint8Array> {
-    return this.transfer(setup, undefined, timeoutMs, true);
-  }
-
-  async controlOut(setup: SetupPacket, data: Uint8Array, timeoutMs: number): Promise<void> {
-    if (data.length !== setup.wLength) throw new UsbError('invalid', `wLength ${setup.wLength} but ${data.length} data bytes`);
-    await this.transfer(setup, data, timeoutMs, true);
+class LibusbTransport extends ControlTransport implements UsbTransport {
+  constructor(private readonly device: Device, info: UsbDeviceInfo, trace: TransferTrace, private readonly clock: Clock) {
+    super(info, trace);
   }
 
   async claimInterface(interfaceNumber: number): Promise<void> {
@@ -188,7 +170,7 @@ class LibusbTransport implements UsbTransport {
     try { this.device.close(); } catch { /* already closed or gone */ }
   }
 
-  private async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
+  protected async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
     this.device.timeout = timeoutMs;
     const payload = data === undefined ? setup.wLength : Buffer.from(data.buffer, data.byteOffset, data.length);
     try {

@@ -31,6 +31,7 @@ import {
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigContext, type RigFlashImage,
   type RigFlashOptions, type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
 } from '../rig.js';
+import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
 import { ConsoleKeeper } from './console-keeper.js';
 import { UsbHubPower } from './usb-hub-power.js';
 
@@ -220,30 +221,13 @@ export class NucleoH745Rig implements Rig {
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
-    return this.step(`flash ${image.source}`, async () => {
-      const dfu = await this.openDfu();
-      try {
-        const report = await dfu.download(image, {
-          erase: options.erase ?? 'touched', verify: options.verify ?? true, allowOptionBytes: this.config.allowOptionBytes,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        });
-        return { bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors, verified: report.verified };
-      } finally {
-        await dfu.close();
-      }
-    });
+    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options));
   }
 
   async leave(): Promise<RigLeaveReport> {
-    return this.step('leave DFU', async () => {
+    return this.step('leave DFU', () => {
       this.bootMark = this.consoleLog.mark();
-      const dfu = await this.openDfu();
-      try {
-        const report = await dfu.leave(undefined, { waitForDetachMs: this.config.timeouts.leaveMs });
-        return { outcome: report.outcome };
-      } finally {
-        await dfu.close();
-      }
+      return leaveDfu(() => this.openDfu(), this.config);
     });
   }
 

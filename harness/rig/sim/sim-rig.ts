@@ -1,6 +1,5 @@
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
-import { MemoryLayout } from '../../dfu/layout.js';
 import { DfuHilError } from '../../errors.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
@@ -23,6 +22,7 @@ import {
 } from '../rig.js';
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
+import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
 
 /**
  * The default rig: a simulated NUCLEO-H745ZI-Q on an in-process USB bus, its console through a
@@ -138,33 +138,13 @@ export class SimRig implements Rig {
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
-    return this.step(`flash ${image.source}`, async () => {
-      const dfu = await this.openDfu();
-      try {
-        const report = await dfu.download(image, {
-          erase: options.erase ?? 'touched', verify: options.verify ?? true, allowOptionBytes: this.config.allowOptionBytes,
-          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        });
-        return { bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors, verified: report.verified };
-      } finally {
-        await dfu.close();
-      }
-    });
+    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options));
   }
 
   async leave(): Promise<RigLeaveReport> {
-    return this.step('leave DFU', async () => {
+    return this.step('leave DFU', () => {
       this.bootMark = this.console.mark();
-      const dfu = await this.openDfu();
-      try {
-        // The ROM jumps to its last address pointer, which a verify leaves inside the image:
-        // point it at the application's vector table first, as dfu-util's -s addr:leave does.
-        const vectorTable = MemoryLayout.parse(this.config.bootloader.layout.flash).start;
-        const report = await dfu.leave(vectorTable, { waitForDetachMs: this.config.timeouts.leaveMs });
-        return { outcome: report.outcome };
-      } finally {
-        await dfu.close();
-      }
+      return leaveDfu(() => this.openDfu(), this.config);
     });
   }
 

@@ -1,0 +1,38 @@
+import { readDescription, type UsbDescription } from './descriptors.js';
+import { UsbError } from './errors.js';
+import type { SetupPacket } from './spec.js';
+import type { TransferTrace } from './trace.js';
+import type { UsbDeviceInfo, UsbTransport } from './transport.js';
+
+/**
+ * What every transport does the same way: descriptors read once over control transfers, the
+ * wLength check on OUT data, the label in the trace. Subclasses move the bytes.
+ */
+export abstract class ControlTransport implements Pick<UsbTransport, 'info' | 'trace' | 'describe' | 'controlIn' | 'controlOut'> {
+  private description: UsbDescription | undefined;
+
+  constructor(readonly info: UsbDeviceInfo, readonly trace: TransferTrace) {}
+
+  /** "portPath#address": one enumeration of one device, as the trace names it. */
+  protected get label(): string {
+    return `${this.info.portPath}#${this.info.deviceAddress}`;
+  }
+
+  async describe(): Promise<UsbDescription> {
+    // Enumeration reads are not the test's traffic: they stay out of the trace.
+    this.description ??= await readDescription((setup) => this.transfer(setup, undefined, 1000, false));
+    return this.description;
+  }
+
+  controlIn(setup: SetupPacket, timeoutMs: number): Promise<Uint8Array> {
+    return this.transfer(setup, undefined, timeoutMs, true);
+  }
+
+  async controlOut(setup: SetupPacket, data: Uint8Array, timeoutMs: number): Promise<void> {
+    if (data.length !== setup.wLength) throw new UsbError('invalid', `wLength ${setup.wLength} but ${data.length} data bytes`);
+    await this.transfer(setup, data, timeoutMs, true);
+  }
+
+  /** One control transfer: IN when `data` is undefined; recorded in the trace when `traced`. */
+  protected abstract transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array>;
+}
