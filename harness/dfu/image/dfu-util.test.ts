@@ -18,7 +18,7 @@ beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'dfu-hil-dfu-util-'))
 afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
 describe('dfu-util interop', () => {
-  it.skipIf(dfuSuffix === undefined)('dfu-suffix --check accepts a .dfu written by the project (skipped: dfu-suffix from Debian\'s dfu-util is not on PATH)', async () => {
+  it.skipIf(dfuSuffix === undefined)(`dfu-suffix --check accepts a .dfu written by the project${dfuSuffix === undefined ? ' (skipped: dfu-suffix from Debian dfu-util is not on PATH)' : ''}`, async () => {
     const image = createFirmwareImage({ source: 'interop', format: 'dfu', device: { vendorId: 0x0483, productId: 0xdf11, bcdDevice: 0x0200 }, targets: [
       { alternateSetting: 0, name: 'Internal Flash', segments: buildTestAppImage({ name: 'app', version: '1.2.3' }).segments },
       { alternateSetting: 1, segments: [{ address: 0x5200201c, data: new Uint8Array(128).fill(0xaa) }] },
@@ -35,7 +35,7 @@ describe('dfu-util interop', () => {
     expect(result.stdout).toContain(`CRC:\t\t0x${crc.toString(16).toUpperCase().padStart(8, '0')}`);
   });
 
-  it.skipIf(dfuSuffix === undefined)('dfu-suffix --check rejects the plain zlib CRC, so the check above means something (skipped: dfu-suffix not on PATH)', async () => {
+  it.skipIf(dfuSuffix === undefined)(`dfu-suffix --check rejects the plain zlib CRC, so the check above means something${dfuSuffix === undefined ? ' (skipped: dfu-suffix not on PATH)' : ''}`, async () => {
     const file = writeDfu(buildTestAppImage({ name: 'app', version: '1' }));
     new DataView(file.buffer).setUint32(file.length - 4, crc32(file.subarray(0, file.length - 4)), true);
     const path = join(dir, 'zlib-crc.dfu');
@@ -45,7 +45,7 @@ describe('dfu-util interop', () => {
     expect(result.stderr).toMatch(/CRC does not match/);
   });
 
-  it.skipIf(dfuSuffix === undefined)('a .bin suffixed by dfu-suffix -a loads without its suffix (skipped: dfu-suffix not on PATH)', async () => {
+  it.skipIf(dfuSuffix === undefined)(`a .bin suffixed by dfu-suffix -a loads without its suffix${dfuSuffix === undefined ? ' (skipped: dfu-suffix not on PATH)' : ''}`, async () => {
     const app = buildTestAppImage({ name: 'app', version: '1', size: 0x600 });
     const path = join(dir, 'suffixed.bin');
     await writeFile(join(dir, 'raw.bin'), app.segments[0]!.data);
