@@ -11,8 +11,8 @@
 // seen to exit 0 after them, so the output decides.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeRange, ProbeError, type ProbeRange, type ProbeResetKind } from './probe.js';
-import { hexAddress, ToolProbe, wordAligned, type FailurePattern, type ToolProbeOptions } from './tool-probe.js';
+import { describeRange, type ProbeRange, type ProbeResetKind } from './probe.js';
+import { alignRanges, bytesFromWords, hexAddress, ToolProbe, writeValues, type FailurePattern, type ToolProbeOptions } from './tool-probe.js';
 
 /** Options of {@link CubeProgrammerProbe}. */
 export interface CubeProgrammerProbeOptions extends ToolProbeOptions {
@@ -59,32 +59,16 @@ export class CubeProgrammerProbe extends ToolProbe {
 
   /** Reads every range with one `-r32` each, in one run. */
   async readRanges(ranges: readonly ProbeRange[]): Promise<Uint8Array[]> {
-    const spans = ranges.map((r) => ({ ...r, span: wordAligned(r.address, r.length) }));
+    const spans = alignRanges(ranges);
     const label = ranges.length === 1 ? describeRange('read', ranges[0]!.address, ranges[0]!.length) : `read ${ranges.length} ranges`;
     const result = await this.exec(label, [...this.connect('HOTPLUG'), ...spans.flatMap((s) => ['-r32', hexAddress(s.span.start), String(s.span.length)])]);
     const words = parseR32(result.all || `${result.stdout}\n${result.stderr}`);
-    return spans.map(({ address, length, span }) => {
-      const bytes = new Uint8Array(span.length);
-      const view = new DataView(bytes.buffer);
-      for (let off = 0; off < span.length; off += 4) {
-        const word = words.get((span.start + off) >>> 0);
-        if (word === undefined) throw new ProbeError(`STM32_Programmer_CLI printed no value for ${hexAddress(span.start + off)} (reading ${hexAddress(address)} +${length})`);
-        view.setUint32(off, word, true);
-      }
-      return bytes.slice(span.skip, span.skip + length);
-    });
+    return bytesFromWords(spans, words, 'STM32_Programmer_CLI');
   }
 
   async writeMemory(address: number, bytes: Uint8Array): Promise<void> {
-    const aligned = address % 4 === 0 && bytes.length % 4 === 0;
-    const values: string[] = [];
-    if (aligned) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-      for (let off = 0; off < bytes.length; off += 4) values.push(hexAddress(view.getUint32(off, true)));
-    } else {
-      for (const b of bytes) values.push(`0x${b.toString(16).padStart(2, '0')}`);
-    }
-    await this.exec(describeRange('write', address, bytes.length), [...this.connect('HOTPLUG'), aligned ? '-w32' : '-w8', hexAddress(address), ...values]);
+    const { width, values } = writeValues(address, bytes);
+    await this.exec(describeRange('write', address, bytes.length), [...this.connect('HOTPLUG'), width === 32 ? '-w32' : '-w8', hexAddress(address), ...values]);
   }
 
   async reset(kind: ProbeResetKind): Promise<void> {

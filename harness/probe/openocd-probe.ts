@@ -8,8 +8,8 @@
 // paths only log; every "Error:" line therefore counts as a failure.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describeRange, ProbeError, type ProbeRange, type ProbeResetKind } from './probe.js';
-import { hexAddress, ToolProbe, wordAligned, type FailurePattern, type ToolProbeOptions } from './tool-probe.js';
+import { describeRange, type ProbeRange, type ProbeResetKind } from './probe.js';
+import { alignRanges, bytesFromWords, hexAddress, ToolProbe, writeValues, type FailurePattern, type ToolProbeOptions } from './tool-probe.js';
 
 /** Options of {@link OpenOcdProbe}. */
 export interface OpenOcdProbeOptions extends ToolProbeOptions {
@@ -79,32 +79,16 @@ export class OpenOcdProbe extends ToolProbe {
 
   /** Reads every range with `mdw` in one OpenOCD run. */
   async readRanges(ranges: readonly ProbeRange[]): Promise<Uint8Array[]> {
-    const spans = ranges.map((r) => ({ ...r, span: wordAligned(r.address, r.length) }));
+    const spans = alignRanges(ranges);
     const label = ranges.length === 1 ? describeRange('read', ranges[0]!.address, ranges[0]!.length) : `read ${ranges.length} ranges`;
     const result = await this.session(label, spans.map((s) => `mdw ${hexAddress(s.span.start)} ${s.span.length / 4}`));
     const words = parseMdw(result.all || `${result.stdout}\n${result.stderr}`);
-    return spans.map(({ address, length, span }) => {
-      const bytes = new Uint8Array(span.length);
-      const view = new DataView(bytes.buffer);
-      for (let off = 0; off < span.length; off += 4) {
-        const word = words.get((span.start + off) >>> 0);
-        if (word === undefined) throw new ProbeError(`openocd printed no value for ${hexAddress(span.start + off)} (reading ${hexAddress(address)} +${length})`);
-        view.setUint32(off, word, true);
-      }
-      return bytes.slice(span.skip, span.skip + length);
-    });
+    return bytesFromWords(spans, words, 'openocd');
   }
 
   async writeMemory(address: number, bytes: Uint8Array): Promise<void> {
-    const aligned = address % 4 === 0 && bytes.length % 4 === 0;
-    const values: string[] = [];
-    if (aligned) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-      for (let off = 0; off < bytes.length; off += 4) values.push(hexAddress(view.getUint32(off, true)));
-    } else {
-      for (const b of bytes) values.push(`0x${b.toString(16).padStart(2, '0')}`);
-    }
-    await this.session(describeRange('write', address, bytes.length), [`write_memory ${hexAddress(address)} ${aligned ? 32 : 8} {${values.join(' ')}}`]);
+    const { width, values } = writeValues(address, bytes);
+    await this.session(describeRange('write', address, bytes.length), [`write_memory ${hexAddress(address)} ${width} {${values.join(' ')}}`]);
   }
 
   async reset(kind: ProbeResetKind): Promise<void> {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { systemClock, type Clock } from '../clock/clock.js';
 import { DfuHilError } from '../errors.js';
 import { formatCommandLine, ToolMissingError, type CommandResult, type CommandRunner } from './command-runner.js';
-import { ProbeError, ProbeLog, type DebugProbe, type ProbeResetKind } from './probe.js';
+import { ProbeError, ProbeLog, type DebugProbe, type ProbeRange, type ProbeResetKind } from './probe.js';
 
 /** Options every command-line probe takes. */
 export interface ToolProbeOptions {
@@ -163,4 +163,39 @@ export function wordAligned(address: number, length: number): { start: number; l
   const start = address - (address % 4);
   const end = Math.ceil((address + length) / 4) * 4;
   return { start, length: end - start, skip: address - start };
+}
+
+/** A requested range and the word-aligned span a 32-bit read must cover for it. */
+export interface AlignedRange extends ProbeRange {
+  span: { start: number; length: number; skip: number };
+}
+
+/** Each range widened to whole 32-bit words, as the tools read them. */
+export function alignRanges(ranges: readonly ProbeRange[]): AlignedRange[] {
+  return ranges.map((r) => ({ ...r, span: wordAligned(r.address, r.length) }));
+}
+
+/** Cuts the requested bytes out of the words a tool printed; a missing word is a typed error naming the tool. */
+export function bytesFromWords(ranges: readonly AlignedRange[], words: ReadonlyMap<number, number>, tool: string): Uint8Array[] {
+  return ranges.map(({ address, length, span }) => {
+    const bytes = new Uint8Array(span.length);
+    const view = new DataView(bytes.buffer);
+    for (let off = 0; off < span.length; off += 4) {
+      const word = words.get((span.start + off) >>> 0);
+      if (word === undefined) throw new ProbeError(`${tool} printed no value for ${hexAddress(span.start + off)} (reading ${hexAddress(address)} +${length})`);
+      view.setUint32(off, word, true);
+    }
+    return bytes.slice(span.skip, span.skip + length);
+  });
+}
+
+/** The values a tool writes: 32-bit words when address and length allow, else bytes. */
+export function writeValues(address: number, bytes: Uint8Array): { width: 32 | 8; values: string[] } {
+  if (address % 4 === 0 && bytes.length % 4 === 0) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const values: string[] = [];
+    for (let off = 0; off < bytes.length; off += 4) values.push(hexAddress(view.getUint32(off, true)));
+    return { width: 32, values };
+  }
+  return { width: 8, values: Array.from(bytes, (b) => `0x${b.toString(16).padStart(2, '0')}`) };
 }
