@@ -3,8 +3,9 @@
 import type { Benchmark, BenchRow } from './benchmark.js';
 import { hostDownloadBench } from './host-bench.js';
 import { simFlashBench } from './sim-bench.js';
+import { usbEmulationBench } from './usb-emulation-bench.js';
 
-const benchmarks: Benchmark[] = [hostDownloadBench, simFlashBench];
+const benchmarks: Benchmark[] = [hostDownloadBench, simFlashBench, usbEmulationBench];
 
 function printTable(rows: readonly BenchRow[]): void {
   const columns = ['case', ...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];

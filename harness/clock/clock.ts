@@ -38,3 +38,29 @@ export async function withDeadline<T>(clock: Clock, ms: number, work: Promise<T>
     timer?.cancel();
   }
 }
+
+/**
+ * A clock whose time can be held still while real I/O is in flight. The VirtualClock is one:
+ * without a hold, it would jump to the next deadline while a libusb transfer travels through
+ * the USB emulation, and time out a transfer that takes microseconds.
+ */
+export interface HoldableClock extends Clock {
+  /** Keeps time still until `work` settles. */
+  holdWhile<T>(work: Promise<T>): Promise<T>;
+  /** Lifts one hold while `work` runs: the simulated device serving a held transfer needs time to pass. */
+  releaseWhile<T>(work: Promise<T>): Promise<T>;
+}
+
+function isHoldable(clock: Clock): clock is HoldableClock {
+  return typeof (clock as Partial<HoldableClock>).holdWhile === 'function' && typeof (clock as Partial<HoldableClock>).releaseWhile === 'function';
+}
+
+/** Holds `clock` still while `work` runs, if it is a clock that can be held. */
+export function holdTime<T>(clock: Clock, work: Promise<T>): Promise<T> {
+  return isHoldable(clock) ? clock.holdWhile(work) : work;
+}
+
+/** Lets `clock` run while `work` runs, undoing one hold taken by {@link holdTime}. */
+export function releaseTime<T>(clock: Clock, work: Promise<T>): Promise<T> {
+  return isHoldable(clock) ? clock.releaseWhile(work) : work;
+}

@@ -58,4 +58,28 @@ describe('VirtualClock', () => {
     await clock.sleep(1);
     expect(expired).toBe(true);
   });
+
+  it('lets time run again while a held transfer is served by a device that needs time', async () => {
+    // A host transfer holds the clock; the simulated device serving it needs 1 s of virtual time.
+    const clock = new VirtualClock();
+    let deadlineFired = false;
+    clock.setTimer(5000, () => { deadlineFired = true; });
+    let arrive!: () => void;
+    const atDevice = new Promise<void>((r) => { arrive = r; });
+    const transfer = clock.holdWhile(atDevice.then(() => clock.releaseWhile(clock.sleep(1000).then(() => 'answer'))));
+    arrive();
+    expect(await transfer).toBe('answer');
+    expect(clock.now()).toBe(1000);
+    expect(deadlineFired).toBe(false);
+  });
+
+  it('releasing with no hold taken changes nothing', async () => {
+    const clock = new VirtualClock();
+    expect(await clock.releaseWhile(clock.sleep(10).then(() => clock.now()))).toBe(10);
+    await clock.holdWhile(new Promise<void>((r) => setTimeout(r, 5)));
+    let fired = false;
+    clock.setTimer(1, () => { fired = true; });
+    await clock.sleep(2);
+    expect(fired).toBe(true);
+  });
 });

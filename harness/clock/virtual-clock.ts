@@ -1,5 +1,5 @@
 import FakeTimers from '@sinonjs/fake-timers';
-import type { Clock, TimerHandle } from './clock.js';
+import type { HoldableClock, TimerHandle } from './clock.js';
 
 /** Options for {@link VirtualClock}. */
 export interface VirtualClockOptions {
@@ -18,7 +18,7 @@ export interface VirtualClockOptions {
  * gone idle, the clock jumps straight to the next one. So a 1.1 s sector erase costs
  * microseconds of wall time, and the same run always sees the same timestamps.
  */
-export class VirtualClock implements Clock {
+export class VirtualClock implements HoldableClock {
   private readonly fake: FakeTimers.Clock;
   private readonly idleTurns: number;
   private pumping = false;
@@ -61,6 +61,22 @@ export class VirtualClock implements Clock {
     } finally {
       this.holds -= 1;
       this.startPump();
+    }
+  }
+
+  /**
+   * Lifts one hold while `work` runs, if any is taken. A transfer held by the host side of the USB
+   * emulation reaches the simulated device in this same process; the device may need time to
+   * pass (a flash erase) before it can answer.
+   */
+  async releaseWhile<T>(work: Promise<T>): Promise<T> {
+    if (this.holds === 0) return work;
+    this.holds -= 1;
+    this.startPump();
+    try {
+      return await work;
+    } finally {
+      this.holds += 1;
     }
   }
 

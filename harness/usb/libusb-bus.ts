@@ -1,5 +1,6 @@
-import { getDeviceList, type Device } from 'usb';
-import { systemClock, type Clock } from '../clock/clock.js';
+import type * as usb from 'usb';
+import type { Device } from 'usb';
+import { holdTime, systemClock, type Clock } from '../clock/clock.js';
 import { ControlTransport } from './control-transport.js';
 import { UsbError } from './errors.js';
 import { fromLibusbError } from './libusb-error.js';
@@ -16,6 +17,27 @@ export interface LibusbBusOptions {
   trace?: TransferTrace;
   /** How often to rescan the bus while waiting; polling also survives hosts without hotplug. */
   pollIntervalMs?: number;
+}
+
+type UsbModule = typeof usb;
+let usbModule: UsbModule | undefined;
+
+/**
+ * Loads `usb` (and so initialises libusb) on first use rather than at import: libusb reads the
+ * environment once, at init, and a process that emulates USB must set UMOCKDEV_DIR first.
+ */
+async function loadUsb(): Promise<UsbModule> {
+  usbModule ??= await import('usb');
+  return usbModule;
+}
+
+/** True once libusb has been initialised in this process. */
+export function libusbLoaded(): boolean {
+  return usbModule !== undefined;
+}
+
+async function getDeviceList(): Promise<Device[]> {
+  return (await loadUsb()).getDeviceList();
 }
 
 /** libusb's port path: bus number, then the hub ports from the root ("1-4.2"). */
@@ -47,7 +69,7 @@ export class LibusbBus implements UsbBus {
 
   async list(filter: UsbDeviceFilter = {}): Promise<UsbDeviceInfo[]> {
     const found: UsbDeviceInfo[] = [];
-    for (const device of getDeviceList()) {
+    for (const device of await getDeviceList()) {
       const d = device.deviceDescriptor;
       if (filter.vendorId !== undefined && d.idVendor !== filter.vendorId) continue;
       if (filter.productId !== undefined && d.idProduct !== filter.productId) continue;
@@ -62,7 +84,7 @@ export class LibusbBus implements UsbBus {
   }
 
   async open(info: UsbDeviceInfo): Promise<UsbTransport> {
-    const device = this.find(info);
+    const device = await this.find(info);
     if (!device) throw new UsbError('no-device', `cannot open ${describeDevice(info)}: it is no longer on the bus`);
     try {
       device.open();
@@ -86,7 +108,7 @@ export class LibusbBus implements UsbBus {
 
   async waitForDetach(info: UsbDeviceInfo, timeoutMs: number): Promise<void> {
     const deadline = this.clock.now() + timeoutMs;
-    while (this.find(info)) {
+    while (await this.find(info)) {
       if (this.clock.now() >= deadline) throw new UsbError('timeout', `${describeDevice(info)} was still on the bus after ${timeoutMs} ms`);
       await this.clock.sleep(Math.min(this.pollIntervalMs, deadline - this.clock.now()));
     }
@@ -111,8 +133,29 @@ export class LibusbBus implements UsbBus {
     return () => { stopped = true; };
   }
 
-  private find(info: UsbDeviceInfo): Device | undefined {
-    return getDeviceList().find((d) => d.busNumber === info.busNumber && d.deviceAddress === info.deviceAddress && portPathOf(d) === info.portPath);
+  /** True while this enumeration of `info` is on the bus. */
+  async isPresent(info: UsbDeviceInfo): Promise<boolean> {
+    return (await this.find(info)) !== undefined;
+  }
+
+  /**
+   * Waits, in real time, until libusb lists (or no longer lists) the device at `address` on bus
+   * `busNumber`. libusb learns of hotplug events on a thread of its own, a moment after the bus
+   * changed; the USB emulation calls this so that a change is visible before the board goes on.
+   */
+  async waitUntilListed(busNumber: number, address: number, listed: boolean, timeoutMs = 5000): Promise<void> {
+    const started = performance.now();
+    const isListed = async (): Promise<boolean> => (await getDeviceList()).some((d) => d.busNumber === busNumber && d.deviceAddress === address);
+    while ((await isListed()) !== listed) {
+      if (performance.now() - started > timeoutMs) {
+        throw new UsbError('timeout', `libusb still ${listed ? 'does not list' : 'lists'} device ${address} on bus ${busNumber} after ${timeoutMs} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  private async find(info: UsbDeviceInfo): Promise<Device | undefined> {
+    return (await getDeviceList()).find((d) => d.busNumber === info.busNumber && d.deviceAddress === info.deviceAddress && portPathOf(d) === info.portPath);
   }
 
   private async readSerial(device: Device): Promise<string | undefined> {
@@ -125,7 +168,7 @@ export class LibusbBus implements UsbBus {
       return undefined;
     }
     try {
-      return await callback<string | undefined>((done) => device.getStringDescriptor(index, (e, s) => done(e, s)), 'read serial number');
+      return await holdTime(this.clock, callback<string | undefined>((done) => device.getStringDescriptor(index, (e, s) => done(e, s)), 'read serial number'));
     } catch {
       return undefined;
     } finally {
@@ -150,7 +193,7 @@ class LibusbTransport extends ControlTransport implements UsbTransport {
   async selectAltSetting(interfaceNumber: number, alternateSetting: number): Promise<void> {
     const setup: SetupPacket = { bmRequestType: RequestRecipient.Interface, bRequest: StandardRequest.SetInterface, wValue: alternateSetting, wIndex: interfaceNumber, wLength: 0 };
     try {
-      await callback<void>((done) => this.device.interface(interfaceNumber).setAltSetting(alternateSetting, (e) => done(e)), `select alt setting ${alternateSetting}`);
+      await holdTime(this.clock, callback<void>((done) => this.device.interface(interfaceNumber).setAltSetting(alternateSetting, (e) => done(e)), `select alt setting ${alternateSetting}`));
       this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: 'ok' });
     } catch (error) {
       this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: (error as UsbError).failure });
@@ -160,7 +203,7 @@ class LibusbTransport extends ControlTransport implements UsbTransport {
 
   async reset(): Promise<void> {
     this.trace.record({ t: this.clock.now(), device: this.label, kind: 'reset', result: 'ok' });
-    await callback<void>((done) => this.device.reset((e) => done(e)), `reset ${describeDevice(this.info)}`).catch((error: UsbError) => {
+    await holdTime(this.clock, callback<void>((done) => this.device.reset((e) => done(e)), `reset ${describeDevice(this.info)}`)).catch((error: UsbError) => {
       // A device that re-enumerates during the reset is gone from this handle: that is success.
       if (error.failure !== 'no-device') throw error;
     });
@@ -174,10 +217,12 @@ class LibusbTransport extends ControlTransport implements UsbTransport {
     this.device.timeout = timeoutMs;
     const payload = data === undefined ? setup.wLength : Buffer.from(data.buffer, data.byteOffset, data.length);
     try {
-      const result = await callback<Buffer | number | undefined>(
+      // Time is held while the transfer is on the wire: on a simulated board's virtual clock, a
+      // deadline must not expire during real I/O that takes microseconds.
+      const result = await holdTime(this.clock, callback<Buffer | number | undefined>(
         (done) => this.device.controlTransfer(setup.bmRequestType, setup.bRequest, setup.wValue, setup.wIndex, payload, (e, b) => done(e, b)),
         `request 0x${setup.bRequest.toString(16)} to ${describeDevice(this.info)}`,
-      );
+      ));
       const inData = Buffer.isBuffer(result) ? new Uint8Array(result) : new Uint8Array();
       if (traced) this.trace.record({ t: this.clock.now(), device: this.label, kind: 'control', setup, result: 'ok', data: data ?? inData, length: (data ?? inData).length });
       return inData;

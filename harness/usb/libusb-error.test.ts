@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsbError } from './errors.js';
-import { fromLibusbError, LibusbErrno } from './libusb-error.js';
+import { fromLibusbError, LibusbErrno, LibusbTransferStatus } from './libusb-error.js';
 
 /** Shaped like usb 2.x's LibUSBException: an Error with the libusb errno. */
 function libusbException(errno: number, message: string): Error {
@@ -22,6 +22,17 @@ describe('fromLibusbError', () => {
     expect(error.failure).toBe(failure);
     expect(error.message).toBe('GETSTATUS on 0483:df11: LIBUSB_ERROR_X');
     expect(error.hint).toContain(advice);
+  });
+
+  // A failed control transfer arrives with a libusb_transfer_status, positive, as errno.
+  it.each([
+    [LibusbTransferStatus.STALL, 'stall'],
+    [LibusbTransferStatus.NO_DEVICE, 'no-device'],
+    [LibusbTransferStatus.TIMED_OUT, 'timeout'],
+    [LibusbTransferStatus.ERROR, 'io'],
+    [LibusbTransferStatus.OVERFLOW, 'overflow'],
+  ])('maps transfer status %i to %s', (errno, failure) => {
+    expect(fromLibusbError(libusbException(errno, 'LIBUSB_TRANSFER_X'), 'DNLOAD').failure).toBe(failure);
   });
 
   it('treats an unknown error as an I/O failure and keeps the cause', () => {

@@ -6,7 +6,21 @@ export const LibusbErrno = {
   TIMEOUT: -7, OVERFLOW: -8, PIPE: -9, INTERRUPTED: -10, NO_MEM: -11, NOT_SUPPORTED: -12, OTHER: -99,
 } as const;
 
+/**
+ * libusb_transfer_status codes (libusb.h). node `usb` reports a failed asynchronous transfer
+ * (every control transfer) with one of these as `errno`, not with a libusb_error code.
+ */
+export const LibusbTransferStatus = {
+  ERROR: 1, TIMED_OUT: 2, CANCELLED: 3, STALL: 4, NO_DEVICE: 5, OVERFLOW: 6,
+} as const;
+
 const FAILURE_BY_ERRNO = new Map<number, UsbFailure>([
+  [LibusbTransferStatus.ERROR, 'io'],
+  [LibusbTransferStatus.TIMED_OUT, 'timeout'],
+  [LibusbTransferStatus.CANCELLED, 'io'],
+  [LibusbTransferStatus.STALL, 'stall'],
+  [LibusbTransferStatus.NO_DEVICE, 'no-device'],
+  [LibusbTransferStatus.OVERFLOW, 'overflow'],
   [LibusbErrno.PIPE, 'stall'],
   [LibusbErrno.NO_DEVICE, 'no-device'],
   // After re-enumeration Windows reports NOT_FOUND where Linux reports NO_DEVICE.

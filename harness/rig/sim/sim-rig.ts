@@ -8,9 +8,10 @@ import type { GpioSnapshot } from '../../serial/console-protocol.js';
 import { ConsoleLog } from '../../serial/console-log.js';
 import { SimulatedNucleoH745, type Boot0Wiring, type SimBoardState } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
+import type { UsbConnector } from '../../usb/gadget.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import { TransferTrace } from '../../usb/trace.js';
-import type { UsbDeviceInfo } from '../../usb/transport.js';
+import type { UsbBus, UsbDeviceInfo } from '../../usb/transport.js';
 import type { RigConfig } from '../config/load-rigs.js';
 import type { EntryMethod } from '../config/schema.js';
 import type { ReferenceImages } from '../reference-images.js';
@@ -23,6 +24,31 @@ import {
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
 import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
+
+/** The USB bus the host side of a simulated rig sees: in-process, or libusb through the USB emulation. */
+export interface SimUsbAttachment {
+  bus: UsbBus & { readonly trace: TransferTrace; isPresent(device: UsbDeviceInfo): boolean | Promise<boolean> };
+  /** Detaches the board from the bus. */
+  close(): Promise<void>;
+}
+
+/** Connects a simulated board's USB connector to a bus the host code can use. */
+export type SimUsbWiring = (board: { clock: VirtualClock; connector: UsbConnector; trace: TransferTrace }) => Promise<SimUsbAttachment>;
+
+/** The default wiring: an {@link InProcessUsbBus}, no operating system involved. */
+export const inProcessSimUsb: SimUsbWiring = async ({ clock, connector, trace }) => {
+  const bus = new InProcessUsbBus({ clock, trace });
+  bus.addConnector(connector);
+  return { bus, close: async () => bus.dispose() };
+};
+
+/** Options of {@link SimRig.create}. */
+export interface SimRigOptions {
+  /** A board saved by an earlier run, restored instead of a factory-fresh one. */
+  initialState?: SimBoardState;
+  /** How the host reaches the board's USB; default {@link inProcessSimUsb}. */
+  usb?: SimUsbWiring;
+}
 
 /**
  * The default rig: a simulated NUCLEO-H745ZI-Q on an in-process USB bus, its console through a
@@ -42,9 +68,10 @@ export class SimRig implements Rig {
     readonly config: RigConfig,
     readonly clock: VirtualClock,
     readonly board: SimulatedNucleoH745,
-    readonly bus: InProcessUsbBus,
+    readonly bus: SimUsbAttachment['bus'],
     readonly console: TestAppConsole,
     readonly images: ReferenceImages,
+    private readonly usb: SimUsbAttachment,
   ) {
     // A simulated board's power is always switchable.
     this.capabilities = { ...capabilitiesFromConfig(config), powerControl: true };
@@ -57,7 +84,8 @@ export class SimRig implements Rig {
    * READY. With `initialState` (a board saved by an earlier run) the board is restored instead and
    * waited for in whatever it was running: READY for the application, enumeration for the bootloader.
    */
-  static async create(config: RigConfig, images: ReferenceImages, initialState?: SimBoardState): Promise<SimRig> {
+  static async create(config: RigConfig, images: ReferenceImages, options: SimRigOptions = {}): Promise<SimRig> {
+    const { initialState } = options;
     const profileName = config.bootloader.profile ?? 'st-rom-v9.2';
     const profile = bootloaderProfiles[profileName];
     if (!profile) throw new RigInfrastructureError('sim-profile', `rig ${config.name}: no simulated bootloader profile "${profileName}"`);
@@ -72,13 +100,12 @@ export class SimRig implements Rig {
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
     if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
-    const bus = new InProcessUsbBus({ clock, trace: new TransferTrace() });
-    bus.addConnector(board.usb);
+    const usb = await (options.usb ?? inProcessSimUsb)({ clock, connector: board.usb, trace: new TransferTrace() });
     const console = await openTestAppConsole({
       path: consolePath, binding: createSimSerialBinding(board.console, { path: consolePath }), clock,
       log: new ConsoleLog(), commandTimeoutMs: config.timeouts.consoleMs,
     });
-    const rig = new SimRig(config, clock, board, bus, console, images);
+    const rig = new SimRig(config, clock, board, usb.bus, console, images, usb);
     rig.bootMark = console.mark();
     if (!initialState) {
       board.powerOn();
@@ -133,7 +160,7 @@ export class SimRig implements Rig {
 
   /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
   async openDfu(options: Partial<DfuseOpenOptions> = {}): Promise<DfuseClient> {
-    const device = this.dfuDevice && this.bus.isPresent(this.dfuDevice) ? this.dfuDevice : await this.waitForBootloader();
+    const device = this.dfuDevice && await this.bus.isPresent(this.dfuDevice) ? this.dfuDevice : await this.waitForBootloader();
     return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
   }
 
@@ -199,7 +226,7 @@ export class SimRig implements Rig {
   async close(): Promise<void> {
     this.faults.clear();
     await this.console.close();
-    this.bus.dispose();
+    await this.usb.close();
   }
 
   private async step<T>(action: string, work: () => Promise<T>): Promise<T> {

@@ -1,0 +1,66 @@
+// A simulated board's USB made visible to other programs (dfu-util, STM32CubeProgrammer's CLI,
+// a team's own flasher) through umockdev, for as long as they run.
+import { execa } from 'execa';
+import type { Clock } from '../clock/clock.js';
+import type { CommandResult } from '../probe/command-runner.js';
+import type { UsbConnector } from '../usb/gadget.js';
+import { EmulatedUsbBus } from './emulated-usb-bus.js';
+import { UmockdevBridge } from './umockdev-bridge.js';
+import { requireUmockdev, type UmockdevTools } from './umockdev-support.js';
+
+/** Options of {@link ExposedBoard.run}. */
+export interface ExposedRunOptions {
+  /** `inherit` hands the terminal to the program; default `pipe`, capturing its output. */
+  stdio?: 'pipe' | 'inherit';
+  /** Real milliseconds before the program is killed; default no limit. */
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+/** A simulated board whose USB connector appears on an emulated bus that child programs can see. */
+export class ExposedBoard {
+  private constructor(private readonly bridge: UmockdevBridge, private readonly bus: EmulatedUsbBus) {}
+
+  /** Starts a bridge and follows `connector` on it: the bootloader appears at entry and goes at leave. */
+  static async start(board: { clock: Clock; connector: UsbConnector }, tools?: UmockdevTools): Promise<ExposedBoard> {
+    const bridge = await UmockdevBridge.start(tools ?? await requireUmockdev());
+    const bus = new EmulatedUsbBus(bridge, { clock: board.clock });
+    try {
+      bus.addConnector(board.connector);
+      await bus.settled();
+    } catch (error) {
+      await bridge.close();
+      throw error;
+    }
+    return new ExposedBoard(bridge, bus);
+  }
+
+  /** LD_PRELOAD and UMOCKDEV_DIR for a program that should see the board. */
+  env(): Record<string, string> {
+    return this.bridge.env();
+  }
+
+  /** Runs `file` with the emulated bus in its environment; never rejects on its exit code. */
+  async run(file: string, args: readonly string[], options: ExposedRunOptions = {}): Promise<CommandResult> {
+    const inherit = options.stdio === 'inherit';
+    const result = await execa(file, args, {
+      env: this.env(), extendEnv: true, reject: false, all: !inherit, stdin: inherit ? 'inherit' : 'ignore',
+      stdout: inherit ? 'inherit' : 'pipe', stderr: inherit ? 'inherit' : 'pipe',
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}), ...(options.cwd ? { cwd: options.cwd } : {}),
+    });
+    const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+    return {
+      command: result.command, exitCode: result.exitCode, stdout: text(result.stdout), stderr: text(result.stderr),
+      all: text(result.all), timedOut: result.timedOut, notFound: (result as { code?: string }).code === 'ENOENT',
+    };
+  }
+
+  /** Takes the board off the emulated bus and ends the bridge. */
+  async close(): Promise<void> {
+    try {
+      await this.bus.close();
+    } finally {
+      await this.bridge.close();
+    }
+  }
+}
