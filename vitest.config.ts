@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { defineConfig } from 'vitest/config';
 
@@ -20,6 +20,27 @@ function hilRigs(): string[] {
   }
 }
 
+/**
+ * umockdev's preload library, when installed: the `usb:<rig>` projects run the specs with the
+ * harness's real libusb transport against the simulated board through it. Without umockdev they
+ * are left out, and harness/usb-emulation's interop tests say why they were skipped.
+ */
+function umockdevPreload(): string | undefined {
+  if (process.platform !== 'linux' || process.env.DFU_HIL_NO_USB_EMULATION) return undefined;
+  return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
+    .map((dir) => `${dir}/libumockdev-preload.so.0`)
+    .find((lib) => existsSync(lib));
+}
+
+/** Simulated rigs run over the emulated USB: `USB_RIGS` (comma-separated), else the first simulated rig. */
+function usbRigs(): string[] {
+  if (process.env.RIG) return [];
+  if (process.env.USB_RIGS !== undefined) return process.env.USB_RIGS.split(',').map((r) => r.trim()).filter(Boolean);
+  return hilRigs().slice(0, 1);
+}
+
+const preload = umockdevPreload();
+
 // `unit`: harness/**/*.test.ts next to the code. `hil:<rig>`: specs/ against that rig.
 // Allure results go to allure-results/ (`npm run report` renders them).
 export default defineConfig({
@@ -40,6 +61,17 @@ export default defineConfig({
           include: ['specs/**/*.spec.ts'],
           env: { RIG: rig },
           // One board per rig: its spec files run one after another, never side by side.
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      })),
+      ...(preload ? usbRigs() : []).map((rig) => ({
+        test: {
+          name: `usb:${rig}`,
+          include: ['specs/**/*.spec.ts'],
+          // The worker must start under the preload library: libusb cannot be redirected later.
+          env: { RIG: rig, DFU_HIL_SIM_USB: 'umockdev', LD_PRELOAD: preload! },
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
