@@ -5,6 +5,15 @@ import tseslint from 'typescript-eslint';
 /** Layers may only import downwards (see README "Architecture"). */
 const layerRules = [
   {
+    // The more specific layer rules below replace this one for their folders; none of those imports tools/ either.
+    files: ['harness/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/tools/**', '**/fixtures/**', '**/specs/**'], message: 'The harness is the library: tools/, fixtures/ and specs/ build on it, never the other way round.' }],
+      }],
+    },
+  },
+  {
     files: ['harness/sim/**/*.ts'],
     // Tests may drive the simulator with host code; the simulator itself may not know the host.
     ignores: ['harness/sim/**/*.test.ts'],
@@ -24,6 +33,16 @@ const layerRules = [
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Protocol layers do not know the rig, the simulator or the CLI.' }],
+      }],
+    },
+  },
+  {
+    // The emulation carries any gadget to libusb programs; its tests may use a simulated rig.
+    files: ['harness/usb-emulation/**/*.ts'],
+    ignores: ['harness/usb-emulation/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'The USB emulation serves UsbGadgets; it does not know the rig, the simulator or the CLI.' }],
       }],
     },
   },

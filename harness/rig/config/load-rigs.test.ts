@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRigs, parseRigs, pickRig, RigConfigError } from './load-rigs.js';
+import { loadRigs, parseRigs, pickRig, rigCi, RigConfigError } from './load-rigs.js';
 import { parseEngineeringValue } from './engineering-value.js';
 import { rigsJsonSchema, ST_ROM_FLASH_LAYOUT } from './schema.js';
 
@@ -81,6 +81,35 @@ rigs:
     expect(rig.console.path).toBe('sim:a');
   });
 
+  it('applies the CI defaults only to rigs with a ci: section', () => {
+    const file = parseRigs(`${minimalHardware}    ci:
+  bench-10:
+    kind: nucleo-h745
+    usb: { portPath: "1-4.3" }
+    console: { path: /dev/ttyACM1 }
+    ci: { runnerLabels: [self-hosted, linux, lab-3], group: h745-rev-y }
+  bench-11:
+    kind: nucleo-h745
+    usb: { portPath: "1-4.4" }
+    console: { path: /dev/ttyACM2 }
+`, 'rigs.yaml');
+    expect(rigCi(file.rigs.get('bench-9')!)).toEqual({ runnerLabels: ['self-hosted', 'dfu-hil-bench-9'], group: 'bench-9' });
+    expect(rigCi(file.rigs.get('bench-10')!)).toEqual({ runnerLabels: ['self-hosted', 'linux', 'lab-3'], group: 'h745-rev-y' });
+    expect(rigCi(file.rigs.get('bench-11')!)).toBeUndefined();
+  });
+
+  it('lets the identical boards of one CI group share a runner, and so its labels', () => {
+    const sameGroup = (group2: string) => `${minimalHardware}    ci: { group: rev-y, runnerLabels: [self-hosted, lab] }
+  bench-10:
+    kind: nucleo-h745
+    usb: { portPath: "1-4.3" }
+    console: { path: /dev/ttyACM1 }
+    ci: { group: ${group2}, runnerLabels: [self-hosted, lab] }
+`;
+    expect(rigCi(parseRigs(sameGroup('rev-y'), 'rigs.yaml').rigs.get('bench-10')!)).toEqual({ runnerLabels: ['self-hosted', 'lab'], group: 'rev-y' });
+    expect(() => parseRigs(sameGroup('rev-z'), 'rigs.yaml')).toThrow('rigs.yaml:12:39: rigs.bench-10.ci.runnerLabels: found a list; expected runner labels that no rig outside');
+  });
+
   const broken: Array<{ name: string; text: string; keyPath: string; line: number; column: number; parts: string[] }> = [
     {
       name: 'a bad pin name',
@@ -153,6 +182,36 @@ rigs:
       text: 'defualt: a\nrigs:\n  a:\n    kind: sim\n',
       keyPath: 'defualt', line: 1, column: 1,
       parts: ['unknown key "defualt"', 'did you mean "default"?'],
+    },
+    {
+      name: 'a ci: section on a simulated rig',
+      text: 'rigs:\n  s:\n    kind: sim\n    ci: { group: a }\n',
+      keyPath: 'rigs.s.ci', line: 4, column: 9,
+      parts: ['expected no "ci:" section on a simulated rig'],
+    },
+    {
+      name: 'runner labels without self-hosted',
+      text: `${minimalHardware}    ci: { runnerLabels: [ubuntu-latest, bench-9] }\n`,
+      keyPath: 'rigs.bench-9.ci.runnerLabels', line: 7, column: 25,
+      parts: ['found a list', 'expected a list that includes "self-hosted"'],
+    },
+    {
+      name: 'a runner label with a space',
+      text: `${minimalHardware}    ci: { runnerLabels: [self-hosted, "bench 9"] }\n`,
+      keyPath: 'rigs.bench-9.ci.runnerLabels[1]', line: 7, column: 39,
+      parts: ['found "bench 9"', 'expected a runner label like "dfu-hil-bench-1"'],
+    },
+    {
+      name: 'a CI group in capitals',
+      text: `${minimalHardware}    ci: { group: H745 }\n`,
+      keyPath: 'rigs.bench-9.ci.group', line: 7, column: 18,
+      parts: ['found "H745"', 'expected a group name like "h745-rev-y"'],
+    },
+    {
+      name: 'two CI rigs with the same runner labels',
+      text: `${minimalHardware}    ci: { runnerLabels: [self-hosted, lab] }\n  bench-10:\n    kind: nucleo-h745\n    usb: { portPath: "1-4.3" }\n    console: { path: /dev/ttyACM1 }\n    ci: { runnerLabels: [LAB, self-hosted] }\n`,
+      keyPath: 'rigs.bench-10.ci.runnerLabels', line: 12, column: 25,
+      parts: ['expected runner labels that no rig outside this rig\'s CI group has (rig "bench-9" has the same', 'like "dfu-hil-bench-10"'],
     },
     {
       name: 'YAML that does not parse',

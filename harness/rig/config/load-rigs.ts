@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type * as z from 'zod';
 import { DfuHilError } from '../../errors.js';
-import { rigsFileSchema, type RigSettings } from './schema.js';
+import { defaultRunnerLabels, rigsFileSchema, type RigSettings } from './schema.js';
 
 /** One problem in a rigs file, located. */
 export interface RigConfigProblem {
@@ -47,6 +47,23 @@ export class RigConfigError extends DfuHilError {
 
 /** One rig, named. */
 export type RigConfig = RigSettings & { name: string };
+
+/** How CI reaches a hardware rig, defaults applied. */
+export interface RigCi {
+  /** runs-on labels of the self-hosted runner the board is attached to. */
+  runnerLabels: string[];
+  /** Rigs with the same group are identical boards; CI splits the suite across them. */
+  group: string;
+}
+
+/**
+ * A rig's CI settings with their defaults (labels `self-hosted` and `dfu-hil-<rig>`, the rig's
+ * own group), or undefined when the rig takes no part in CI (no `ci:` section).
+ */
+export function rigCi(rig: Pick<RigConfig, 'name' | 'ci'>): RigCi | undefined {
+  if (rig.ci === undefined) return undefined;
+  return { runnerLabels: rig.ci.runnerLabels ?? defaultRunnerLabels(rig.name), group: rig.ci.group ?? rig.name };
+}
 
 /** A loaded rigs file. */
 export interface RigsFile {

@@ -174,6 +174,37 @@ const gpioException = section({
   }
 });
 
+/** GitHub matches runner labels case-insensitively. */
+const sameLabels = (a: readonly string[], b: readonly string[]): boolean => {
+  const norm = (labels: readonly string[]) => [...new Set(labels.map((l) => l.toLowerCase()))].sort().join('\n');
+  return norm(a) === norm(b);
+};
+
+/** The labels a CI rig's runner gets when its `ci:` section names none. */
+export function defaultRunnerLabels(rigName: string): string[] {
+  return ['self-hosted', `dfu-hil-${rigName}`];
+}
+
+const RUNNER_LABEL_EXAMPLE = 'expected a runner label like "dfu-hil-bench-1" (letters, digits, ".", "_" and "-")';
+const runnerLabel = z.string({ error: RUNNER_LABEL_EXAMPLE }).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: RUNNER_LABEL_EXAMPLE });
+
+const CI_GROUP_EXAMPLE = 'expected a group name like "h745-rev-y" (lower-case letters, digits, ".", "_" and "-")';
+
+/**
+ * How CI reaches a hardware rig. Its presence puts the rig in the nightly and regression
+ * workflows; a bench rig without it is never queued for a runner that does not exist.
+ */
+const ciSettings = z.preprocess((v) => v ?? {}, section({
+  /** runs-on labels of the self-hosted runner the board is attached to (default: self-hosted, dfu-hil-<rig>). */
+  runnerLabels: z.array(runnerLabel, { error: 'expected a list of runner labels like [self-hosted, dfu-hil-bench-1]' })
+    .refine((labels) => labels.some((l) => l.toLowerCase() === 'self-hosted'), {
+      error: 'expected a list that includes "self-hosted" (boards are attached to self-hosted runners, never to hosted ones)',
+    })
+    .optional(),
+  /** Identical boards share a group: CI splits the suite across them (default: the rig's own name). */
+  group: z.string({ error: CI_GROUP_EXAMPLE }).regex(/^[a-z0-9][a-z0-9._-]*$/, { error: CI_GROUP_EXAMPLE }).optional(),
+}));
+
 const rigSchema = section({
   kind: z.enum(RIG_KINDS, { error: `expected one of ${RIG_KINDS.map((k) => `"${k}"`).join(', ')}` }),
   description: z.string({ error: 'expected a sentence describing the rig' }).default(''),
@@ -228,7 +259,11 @@ const rigSchema = section({
     powerCycleMs: milliseconds(3_000),
   }).prefault({}),
   allowOptionBytes: z.boolean({ error: 'expected true or false' }).default(false),
+  ci: ciSettings.optional(),
 }).superRefine((rig, ctx) => {
+  if (rig.kind === 'sim' && rig.ci !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['ci'], message: 'expected no "ci:" section on a simulated rig (simulated rigs run on hosted runners; "ci:" is for boards on self-hosted ones)' });
+  }
   if (rig.kind === 'nucleo-h745') {
     if (rig.console.path === undefined) {
       ctx.addIssue({ code: 'custom', path: ['console', 'path'], message: 'expected a serial device path like "/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_…-if02" (hardware rigs need one)' });
@@ -260,6 +295,20 @@ export const rigsFileSchema = section({
   if (names.length === 0) ctx.addIssue({ code: 'custom', path: ['rigs'], message: 'expected at least one rig' });
   if (file.default !== undefined && !names.includes(file.default)) {
     ctx.addIssue({ code: 'custom', path: ['default'], message: `expected one of the rigs in this file: ${names.map((n) => `"${n}"`).join(', ')}` });
+  }
+  // A job is routed by its labels alone: boards that share labels must share a machine, which
+  // only the identical boards of one group (served by one runner, or several on one machine) do.
+  const labelled = Object.entries(file.rigs).flatMap(([name, rig]) => (rig.ci
+    ? [{ name, labels: rig.ci.runnerLabels ?? defaultRunnerLabels(name), group: rig.ci.group ?? name }]
+    : []));
+  for (const [i, rig] of labelled.entries()) {
+    const twin = labelled.slice(0, i).find((other) => other.group !== rig.group && sameLabels(other.labels, rig.labels));
+    if (twin) {
+      ctx.addIssue({
+        code: 'custom', path: ['rigs', rig.name, 'ci', 'runnerLabels'],
+        message: `expected runner labels that no rig outside this rig's CI group has (rig "${twin.name}" has the same, so jobs could run on the wrong machine): add a label naming this board or its group, like "dfu-hil-${rig.group}"`,
+      });
+    }
   }
 });
 
