@@ -1,7 +1,7 @@
 import { readDescription, type UsbDescription } from './descriptors.js';
 import { UsbError } from './errors.js';
 import type { SetupPacket } from './spec.js';
-import type { TransferTrace } from './trace.js';
+import type { EnumerationRead, TransferTrace } from './trace.js';
 import type { UsbDeviceInfo, UsbTransport } from './transport.js';
 
 /**
@@ -19,8 +19,15 @@ export abstract class ControlTransport implements Pick<UsbTransport, 'info' | 't
   }
 
   async describe(): Promise<UsbDescription> {
-    // Enumeration reads are not the test's traffic: they stay out of the trace.
-    this.description ??= await readDescription((setup) => this.transfer(setup, undefined, 1000, false));
+    if (this.description) return this.description;
+    // Enumeration reads are not the test's traffic: they stay out of the entries, kept apart.
+    const reads: EnumerationRead[] = [];
+    this.description = await readDescription(async (setup) => {
+      const data = await this.transfer(setup, undefined, 1000, false);
+      reads.push({ setup, data });
+      return data;
+    });
+    this.trace.recordEnumeration(this.label, reads);
     return this.description;
   }
 

@@ -63,6 +63,20 @@ describe('InProcessUsbBus', () => {
     expect(d.configuration.dfuFunctional).toEqual({ bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a });
   });
 
+  it('keeps the descriptor reads of describe() whole beside the trace, not as entries', async () => {
+    const { bus, socket } = setup();
+    socket.plug(new TestGadget('200364500000'));
+    const transport = await bus.open((await bus.list())[0]!);
+    const before = transport.trace.mark();
+    await transport.describe();
+    expect(transport.trace.since(before)).toEqual([]);
+    const reads = transport.trace.enumerationOf('1-2#2')!;
+    expect(reads.map((r) => r.setup.wValue >> 8)).toEqual([1, 2, 2, 3, 3, 3]);
+    // The whole configuration, past the 16 bytes the trace keeps of an entry's data.
+    expect(reads[2]!.data.length).toBe(27);
+    expect(reads[2]!.data[14]).toBe(0xfe);
+  });
+
   it('truncates IN data to wLength and records each transfer in the trace', async () => {
     const { bus, socket, clock } = setup();
     socket.plug(new TestGadget('A'));

@@ -16,12 +16,20 @@ export interface TraceEntry {
   result: string;
 }
 
+/** One descriptor read a host made to learn a device, with the bytes the device answered. */
+export interface EnumerationRead {
+  setup: SetupPacket;
+  data: Uint8Array;
+}
+
 /** Options for {@link TransferTrace}. */
 export interface TransferTraceOptions {
   /** Entries kept; older ones are dropped and counted. */
   capacity?: number;
   /** Data bytes kept per entry. */
   dataBytes?: number;
+  /** Devices whose enumeration reads are kept (the most recent ones). */
+  enumeratedDevices?: number;
 }
 
 /** Names a request for display, e.g. DFU's bRequest 1 as "DNLOAD". */
@@ -34,12 +42,34 @@ export type RequestNamer = (setup: SetupPacket) => string | undefined;
 export class TransferTrace {
   private readonly capacity: number;
   private readonly dataBytes: number;
+  private readonly enumeratedDevices: number;
   private entries: TraceEntry[] = [];
   private droppedCount = 0;
+  private readonly enumerations = new Map<string, EnumerationRead[]>();
 
   constructor(options: TransferTraceOptions = {}) {
     this.capacity = options.capacity ?? 200_000;
     this.dataBytes = options.dataBytes ?? 16;
+    this.enumeratedDevices = options.enumeratedDevices ?? 32;
+  }
+
+  /**
+   * Keeps the descriptor reads a host made to learn `device` (its trace label), whole. They are
+   * not entries: the transfers a test caused leave enumeration out. A capture file needs them,
+   * so that a protocol analyser knows what the device is.
+   */
+  recordEnumeration(device: string, reads: readonly EnumerationRead[]): void {
+    this.enumerations.delete(device);
+    this.enumerations.set(device, reads.map((r) => ({ setup: { ...r.setup }, data: r.data.slice() })));
+    for (const oldest of this.enumerations.keys()) {
+      if (this.enumerations.size <= this.enumeratedDevices) break;
+      this.enumerations.delete(oldest);
+    }
+  }
+
+  /** The descriptor reads recorded for `device`, if it is among the devices kept. */
+  enumerationOf(device: string): readonly EnumerationRead[] | undefined {
+    return this.enumerations.get(device);
   }
 
   /** Records one entry; data is copied and clipped. */
