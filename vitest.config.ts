@@ -42,11 +42,15 @@ function usbRigs(): string[] {
 const preload = umockdevPreload();
 
 // `unit`: harness/**/*.test.ts next to the code. `hil:<rig>`: specs/ against that rig.
-// Allure results go to allure-results/ (`npm run report` renders them).
+// Allure results of this run go to allure-results/, written as each test ends; earlier runs are
+// moved to allure-runs/ (`npm run report` renders a run). The skipped tests and why are listed last.
 export default defineConfig({
   test: {
-    reporters: ['default', ['allure-vitest/reporter', { resultsDir: 'allure-results' }]],
-    globalSetup: ['fixtures/global-setup.ts'],
+    reporters: [
+      'default',
+      ['./harness/report/allure-live-reporter.ts', { resultsDir: 'allure-results', archiveDir: 'allure-runs' }],
+      './harness/report/skip-summary.ts',
+    ],
     projects: [
       {
         test: {
