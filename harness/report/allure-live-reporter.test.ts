@@ -111,3 +111,21 @@ describe('Allure results of a run that is killed midway', () => {
     expect(run).toMatchObject({ state: 'passed', command: `vitest run --config ${config} -t first` });
   });
 });
+
+describe('Allure results of a run vitest cancels', () => {
+  it('says the run was interrupted, and so do the tests it cut short', async () => {
+    results = path.join(dir, 'bail-results');
+    archive = path.join(dir, 'bail-runs');
+    const child = await runChild(['--bail=1']);
+    expect(child.exitCode).toBe(1);
+    const found = byName(await readResults(results));
+    expect(found.get('third fails')?.status).toBe('failed');
+    const cut = [...found.values()].filter((r) => r.stage === 'running');
+    expect(cut.length).toBeGreaterThan(0);
+    for (const r of cut) expect(r).toMatchObject({ status: 'broken', statusDetails: { message: expect.stringContaining('was interrupted') } });
+    const unfinished = JSON.parse(await readFile(path.join(results, UNFINISHED_FILE), 'utf8')) as { errors: { message: string }[] };
+    expect(unfinished.errors[0]!.message).toMatch(/^Run \S+ was interrupted/);
+    const run = JSON.parse(await readFile(path.join(results, RUN_FILE), 'utf8')) as RunRecord;
+    expect(run.state).toBe('interrupted');
+  });
+});

@@ -7,7 +7,7 @@
 // - Each run has its own results folder (run-folder.ts); until the run ends, an Allure global
 //   error says it has not finished.
 // - Each result carries its rig and transport as parameters and labels (test-identity.ts).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LifecycleListener } from 'allure-js-commons/sdk/reporter';
 import type { TestResult } from 'allure-js-commons';
@@ -29,6 +29,7 @@ export interface LiveAllureReporterOptions extends Omit<AllureVitestReporterConf
 }
 
 const STAND_IN_MESSAGE = 'The run stopped while this test was running (killed, timed out or out of memory): it has no result.';
+const INTERRUPTED_MESSAGE = 'The run was interrupted (Ctrl-C, --bail or a cancelled run) before this test ended: it has no result.';
 
 type Writing = { task: RunnerTask; standIn: boolean };
 
@@ -130,6 +131,14 @@ export default class LiveAllureReporter extends AllureVitestReporter {
 
   override onTestRunEnd(modules: ReadonlyArray<TestModule>, _errors?: unknown, reason?: TestRunEndReason): void {
     super.onTestRunEnd(modules);
+    if (reason === 'interrupted') {
+      // The tests still standing in were cut short by the interruption, not by a dying process.
+      for (const uuid of this.standIns.values()) {
+        const file = path.join(this.folders.results, `${uuid}-result.json`);
+        const result = JSON.parse(readFileSync(file, 'utf8')) as TestResult;
+        writeFileSync(file, JSON.stringify({ ...result, statusDetails: { message: INTERRUPTED_MESSAGE } }));
+      }
+    }
     if (this.run) this.run = endRun(this.folders, this.run, reason ?? 'passed');
   }
 
