@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_FILE, UNFINISHED_FILE, type RunRecord } from './run-folder.js';
+import { RUN_FILE, unfinishedFile, type RunRecord } from './run-folder.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -89,10 +89,10 @@ describe('Allure results of a run that is killed midway', () => {
     expect(running).toMatchObject({ status: 'broken', stage: 'running' });
     expect(running.statusDetails?.message).toContain('run stopped while this test was running');
 
-    const unfinished = JSON.parse(await readFile(path.join(results, UNFINISHED_FILE), 'utf8')) as { errors: { message: string }[] };
-    expect(unfinished.errors[0]!.message).toMatch(/^Run \S+ did not finish/);
     const run = JSON.parse(await readFile(path.join(results, RUN_FILE), 'utf8')) as RunRecord;
     expect(run.state).toBe('running');
+    const unfinished = JSON.parse(await readFile(path.join(results, unfinishedFile(run.id)), 'utf8')) as { errors: { message: string }[] };
+    expect(unfinished.errors[0]!.message).toMatch(/^Run \S+ did not finish/);
   });
 
   it('moves the killed run aside when the next run starts, which then ends cleanly', async () => {
@@ -102,12 +102,12 @@ describe('Allure results of a run that is killed midway', () => {
 
     const kept = path.join(archive, killed.id);
     expect(byName(await readResults(kept)).get('third fails')?.status).toBe('failed');
-    expect(existsSync(path.join(kept, UNFINISHED_FILE))).toBe(true);
+    expect(existsSync(path.join(kept, unfinishedFile(killed.id)))).toBe(true);
 
     const found = await readResults(results);
     expect(found.map((r) => [r.name, r.status])).toEqual([['first ends and attaches a note', 'passed']]);
-    expect(existsSync(path.join(results, UNFINISHED_FILE))).toBe(false);
     const run = JSON.parse(await readFile(path.join(results, RUN_FILE), 'utf8')) as RunRecord;
+    expect(existsSync(path.join(results, unfinishedFile(run.id)))).toBe(false);
     expect(run).toMatchObject({ state: 'passed', command: `vitest run --config ${config} -t first` });
   });
 });
@@ -123,9 +123,9 @@ describe('Allure results of a run vitest cancels', () => {
     const cut = [...found.values()].filter((r) => r.stage === 'running');
     expect(cut.length).toBeGreaterThan(0);
     for (const r of cut) expect(r).toMatchObject({ status: 'broken', statusDetails: { message: expect.stringContaining('was interrupted') } });
-    const unfinished = JSON.parse(await readFile(path.join(results, UNFINISHED_FILE), 'utf8')) as { errors: { message: string }[] };
-    expect(unfinished.errors[0]!.message).toMatch(/^Run \S+ was interrupted/);
     const run = JSON.parse(await readFile(path.join(results, RUN_FILE), 'utf8')) as RunRecord;
     expect(run.state).toBe('interrupted');
+    const unfinished = JSON.parse(await readFile(path.join(results, unfinishedFile(run.id)), 'utf8')) as { errors: { message: string }[] };
+    expect(unfinished.errors[0]!.message).toMatch(/^Run \S+ was interrupted/);
   });
 });

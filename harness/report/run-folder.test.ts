@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { archivePreviousRun, endRun, RUN_FILE, runIdAt, startRun, UNFINISHED_FILE, type RunFolders } from './run-folder.js';
+import { archivePreviousRun, endRun, RUN_FILE, runIdAt, startRun, unfinishedFile, type RunFolders } from './run-folder.js';
 
 let dir = '';
 let folders: RunFolders;
@@ -17,7 +17,7 @@ describe('run folders', () => {
     const run = startRun(folders, 'vitest run', new Date('2025-03-04T05:06:07.089Z'));
     expect(run.id).toBe('2025-03-04T05-06-07-089Z');
     expect(JSON.parse(readFileSync(path.join(folders.results, RUN_FILE), 'utf8'))).toMatchObject({ id: run.id, state: 'running', command: 'vitest run' });
-    expect(readdirSync(folders.results).sort()).toEqual([UNFINISHED_FILE, RUN_FILE].sort());
+    expect(readdirSync(folders.results).sort()).toEqual(['dfu-hil-run-2025-03-04T05-06-07-089Z-globals.json', RUN_FILE]);
     endRun(folders, run, 'failed');
     expect(readdirSync(folders.results)).toEqual([RUN_FILE]);
     expect(JSON.parse(readFileSync(path.join(folders.results, RUN_FILE), 'utf8')).state).toBe('failed');
@@ -26,7 +26,7 @@ describe('run folders', () => {
   it('says an interrupted run was interrupted', () => {
     const run = startRun(folders, 'vitest run');
     endRun(folders, run, 'interrupted');
-    const globals = JSON.parse(readFileSync(path.join(folders.results, UNFINISHED_FILE), 'utf8')) as { errors: { message: string }[] };
+    const globals = JSON.parse(readFileSync(path.join(folders.results, unfinishedFile(run.id)), 'utf8')) as { errors: { message: string }[] };
     expect(globals.errors[0]!.message).toContain('was interrupted');
   });
 

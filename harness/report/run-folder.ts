@@ -11,8 +11,10 @@ import path from 'node:path';
 
 /** The file that names a run and says how far it got. */
 export const RUN_FILE = 'dfu-hil-run.json';
-/** The global error present while the run has not ended. */
-export const UNFINISHED_FILE = '00000000-0000-4000-8000-00000000dead-globals.json';
+/** The global error present while the run has not ended (a name of its own, so merged runs keep theirs). */
+export function unfinishedFile(runId: string): string {
+  return `dfu-hil-run-${runId}-globals.json`;
+}
 
 /** What `dfu-hil-run.json` holds. */
 export interface RunRecord {
@@ -80,7 +82,7 @@ export function startRun(folders: RunFolders, command: string, now: Date = new D
   mkdirSync(folders.results, { recursive: true });
   const record: RunRecord = { id: runIdAt(now), startedAt: now.toISOString(), command, state: 'running' };
   writeFileSync(path.join(folders.results, RUN_FILE), `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(path.join(folders.results, UNFINISHED_FILE), JSON.stringify(unfinishedError(record)));
+  writeFileSync(path.join(folders.results, unfinishedFile(record.id)), JSON.stringify(unfinishedError(record)));
   return record;
 }
 
@@ -88,7 +90,7 @@ export function startRun(folders: RunFolders, command: string, now: Date = new D
 export function endRun(folders: RunFolders, record: RunRecord, state: RunRecord['state'], now: Date = new Date()): RunRecord {
   const ended: RunRecord = { ...record, state, endedAt: now.toISOString() };
   writeFileSync(path.join(folders.results, RUN_FILE), `${JSON.stringify(ended, null, 2)}\n`);
-  const marker = path.join(folders.results, UNFINISHED_FILE);
+  const marker = path.join(folders.results, unfinishedFile(record.id));
   if (state === 'interrupted') {
     writeFileSync(marker, JSON.stringify({
       attachments: [],
