@@ -38,17 +38,44 @@ function isLocal(url: string): boolean {
   return LOCAL_SCHEMES.some((scheme) => url.startsWith(scheme));
 }
 
+// Clicks each section title of the report's tree once, nested ones as they appear, inside the
+// page: driving hundreds of clicks one by one from outside takes minutes on a large report.
+const OPEN_TREE = `(async () => {
+  const opened = new Set();
+  for (;;) {
+    const next = [...document.querySelectorAll('[data-testid=tree-section]')].find((s) => !opened.has(s.getAttribute('data-tree-node-id')));
+    if (!next) return opened.size;
+    opened.add(next.getAttribute('data-tree-node-id'));
+    next.querySelector(':scope > [data-testid=tree-section-title]').click();
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+})()`;
+
 /** Opens every section of the report's tree, nested ones too; returns the test titles. */
 async function openTree(page: Page): Promise<string[]> {
-  const opened = new Set<string>();
-  for (let round = 0; round < 50; round++) {
-    const ids = await page.locator('[data-testid=tree-section]').evaluateAll((els) => els.map((e) => e.getAttribute('data-tree-node-id') ?? ''));
-    const next = ids.find((id) => id && !opened.has(id));
-    if (next === undefined) break;
-    opened.add(next);
-    await page.locator(`[data-testid=tree-section][data-tree-node-id="${next}"] > [data-testid=tree-section-title]`).click();
-  }
+  await page.evaluate(OPEN_TREE);
   return page.locator('[data-testid=tree-leaf-title]').allInnerTexts();
+}
+
+/**
+ * Opens tests one by one (by their result id, as the tree links them) until one has a text
+ * attachment, and opens that attachment. Unit tests have none; HIL tests have several, and as
+ * the specs run last, the search starts from the end of the tree.
+ */
+async function firstTextAttachment(page: Page): Promise<ReportCheckResult['attachment']> {
+  const ids = await page.locator('[data-testid=tree-leaf]').evaluateAll((els) => els.map((e) => e.getAttribute('data-tree-node-id') ?? ''));
+  for (const id of ids.filter(Boolean).reverse()) {
+    // A same-document navigation: the report routes by the fragment.
+    await page.evaluate((hash) => { (globalThis as unknown as { location: { hash: string } }).location.hash = hash; }, id);
+    await page.locator('[data-testid=test-result-info-title]').waitFor();
+    const header = page.locator('[data-testid=test-result-attachment-header]', { hasText: 'text/plain' }).first();
+    if (await header.count() === 0) continue;
+    const name = (await header.innerText()).split('\n').map((line) => line.trim()).find((line) => line !== '' && !/^\d+$/.test(line)) ?? '';
+    await header.click();
+    const content = page.locator('[data-testid=test-result-attachment]', { has: header }).locator('[data-testid=code-attachment-content]');
+    return { name, text: await content.innerText() };
+  }
+  return undefined;
 }
 
 /** Runs the check on `file` (the report's index.html). */
@@ -81,17 +108,7 @@ export async function checkOfflineReport(file: string, options: { executablePath
     await page.locator('[data-testid=tree-section], [data-testid=tree-leaf]').first().waitFor();
     const totalText = await page.locator('[data-testid=metadata-item-total] [data-testid=metadata-value]').first().innerText().catch(() => undefined);
     const tests = await openTree(page);
-    let attachment: ReportCheckResult['attachment'];
-    if (tests.length > 0) {
-      await page.locator('[data-testid=tree-leaf]').first().click();
-      const headers = page.locator('[data-testid=test-result-attachment-header]', { hasText: 'text/plain' });
-      await headers.first().waitFor();
-      const header = headers.first();
-      const name = (await header.innerText()).split('\n').find((line) => line.trim() !== '' && !/^\d+$/.test(line.trim())) ?? '';
-      await header.click();
-      const content = page.locator('[data-testid=test-result-attachment]', { has: header }).locator('[data-testid=code-attachment-content]');
-      attachment = { name: name.trim(), text: await content.innerText() };
-    }
+    const attachment = await firstTextAttachment(page);
     const total = totalText === undefined ? undefined : Number(totalText.replace(/\D/g, ''));
     return { tests, total, attachment, requests, external };
   } finally {
