@@ -80,7 +80,7 @@ async function firstTextAttachment(page: Page): Promise<ReportCheckResult['attac
 
 /** Runs the check on `file` (the report's index.html). */
 export async function checkOfflineReport(file: string, options: { executablePath: string; timeoutMs?: number }): Promise<ReportCheckResult> {
-  const timeout = options.timeoutMs ?? 30_000;
+  const timeout = options.timeoutMs ?? 60_000;
   const profile = await mkdtemp(path.join(tmpdir(), 'dfu-hil-chromium-'));
   const requests: string[] = [];
   const external: string[] = [];
