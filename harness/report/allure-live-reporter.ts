@@ -10,7 +10,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LifecycleListener } from 'allure-js-commons/sdk/reporter';
-import type { TestResult } from 'allure-js-commons';
+import { Stage, Status, type TestResult } from 'allure-js-commons';
 import AllureVitestReporter, { type AllureVitestReporterConfig } from 'allure-vitest/reporter';
 import type { RunnerTask } from 'vitest';
 import type { TestCase, TestModule, TestRunEndReason, Vitest } from 'vitest/node';
@@ -149,8 +149,8 @@ export default class LiveAllureReporter extends AllureVitestReporter {
     const identity = this.identities.get(writing.task.file.projectName ?? '');
     if (identity) applyIdentity(result, identity);
     if (writing.standIn) {
-      result.status = 'broken' as TestResult['status'];
-      result.stage = 'running' as TestResult['stage'];
+      result.status = Status.BROKEN;
+      result.stage = Stage.RUNNING;
       result.statusDetails = { message: STAND_IN_MESSAGE };
     }
   }
