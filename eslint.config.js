@@ -29,10 +29,33 @@ const layerRules = [
     },
   },
   {
+    // The DFU/DfuSe wire vocabulary is shared by the host and the simulated devices, so it knows neither.
+    files: ['harness/dfu-wire/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/dfu/**', '**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**', '**/usb-emulation/**',
+            '**/usb/*', '!**/usb/spec*'],
+          message: 'The wire module knows neither the host nor the simulator: it may import only the USB wire types (usb/spec).',
+        }],
+      }],
+    },
+  },
+  {
     files: ['harness/usb/**/*.ts', 'harness/dfu/**/*.ts'],
+    // Host tests drive the simulator's DfuSe device model (one device model for host and simulator).
+    ignores: ['harness/dfu/**/*.test.ts', 'harness/dfu/testing/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Protocol layers do not know the rig, the simulator or the CLI.' }],
+      }],
+    },
+  },
+  {
+    files: ['harness/dfu/**/*.test.ts', 'harness/dfu/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Host tests may use the simulated bootloader, never the rig or the CLI.' }],
       }],
     },
   },
