@@ -60,9 +60,10 @@ const layerRules = [
     },
   },
   {
-    // The emulation carries any gadget to libusb programs; its tests may use a simulated rig.
+    // The emulation carries any gadget to libusb programs; its tests (and their shared support in
+    // testing/) may use a simulated rig.
     files: ['harness/usb-emulation/**/*.ts'],
-    ignores: ['harness/usb-emulation/**/*.test.ts'],
+    ignores: ['harness/usb-emulation/**/*.test.ts', 'harness/usb-emulation/testing/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'The USB emulation serves UsbGadgets; it does not know the rig, the simulator or the CLI.' }],

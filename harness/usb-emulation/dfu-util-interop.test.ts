@@ -11,11 +11,11 @@ import { writeDfu } from '../dfu/image/dfuse-file.js';
 import { DfuState, DfuStatus } from '../dfu-wire/dfu.js';
 import { runCli } from '../cli/main.js';
 import { defaultCliServices } from '../cli/services.js';
-import { loadRigs } from '../rig/config/load-rigs.js';
-import { loadReferenceImages, REPO_ROOT, syntheticReferenceImages, type ReferenceImages } from '../rig/reference-images.js';
-import { SimRig } from '../rig/sim/sim-rig.js';
+import { loadReferenceImages, syntheticReferenceImages, type ReferenceImages } from '../rig/reference-images.js';
+import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';
-import { ExposedBoard } from './exposed-board.js';
+import type { ExposedBoard } from './exposed-board.js';
+import { distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
@@ -37,20 +37,10 @@ const BUSY_TIME_SCALE = 0.1;
 const FLASH = 0x08000000;
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-/** Bytes that differ at every offset, so a block read from the wrong address cannot pass. */
-function payload(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = 0x9e3779b9 ^ seed;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} against the simulated ROM bootloader through umockdev${suffix}`, () => {
   let images: ReferenceImages;
   let dir: string;
+  let board: ExposedSimBoard | undefined;
   let rig: SimRig;
   let exposed: ExposedBoard;
   let binFile: string;
@@ -70,15 +60,13 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
   });
 
   async function expose(busyTimeScale = BUSY_TIME_SCALE): Promise<void> {
-    // The committed rigs.yaml's simulated rig on ROM V9.2.
-    rig = await SimRig.create((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, images);
-    await rig.enterDfu('console-jump');
-    exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, support as UmockdevTools, { busyTimeScale });
+    board = await exposeSimBoard(images, support as UmockdevTools, busyTimeScale);
+    ({ rig, exposed } = board);
   }
 
   afterEach(async () => {
-    await exposed?.close();
-    await rig?.close();
+    await board?.close();
+    board = undefined;
   });
 
   const dfuUtil = (...args: string[]) => exposed.run('dfu-util', args, { timeoutMs: 60_000 });
@@ -105,7 +93,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       { length: 300_001, at: '0x080f0000' },
     ])('downloads $length bytes at $at and uploads them back byte-identical', async ({ length, at }) => {
       const address = Number.parseInt(at, 16);
-      const data = payload(length, length);
+      const data = distinctBytes(length, length);
       const file = path.join(dir, `in-${length}.bin`);
       const back = path.join(dir, `out-${length}.bin`);
       await writeFile(file, data);

@@ -6,10 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadRigs } from '../rig/config/load-rigs.js';
-import { loadReferenceImages, REPO_ROOT } from '../rig/reference-images.js';
-import { SimRig } from '../rig/sim/sim-rig.js';
-import { ExposedBoard } from './exposed-board.js';
+import { loadReferenceImages } from '../rig/reference-images.js';
+import type { ExposedBoard } from './exposed-board.js';
+import { exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
@@ -36,20 +35,18 @@ interface FwupdDevice {
 }
 
 describe.skipIf(skipReason !== undefined)(`fwupdtool ${fwupdVersion ?? ''} against the simulated ROM bootloader through umockdev${suffix}`, () => {
-  let rig: SimRig;
+  let board: ExposedSimBoard;
   let exposed: ExposedBoard;
   let dir: string;
 
   beforeEach(async () => {
-    rig = await SimRig.create((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, await loadReferenceImages());
-    await rig.enterDfu('console-jump');
-    exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, support as UmockdevTools, { busyTimeScale: 0.1 });
+    board = await exposeSimBoard(await loadReferenceImages(), support as UmockdevTools, 0.1);
+    exposed = board.exposed;
     dir = await mkdtemp(path.join(tmpdir(), 'dfu-hil-fwupd-'));
   });
 
   afterEach(async () => {
-    await exposed.close();
-    await rig.close();
+    await board.close();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { imageToBin } from '../dfu/image/firmware-image.js';
-import { loadRigs } from '../rig/config/load-rigs.js';
 import { loadReferenceImages, REPO_ROOT, type ReferenceImages } from '../rig/reference-images.js';
-import { SimRig } from '../rig/sim/sim-rig.js';
-import { ExposedBoard } from './exposed-board.js';
+import type { SimRig } from '../rig/sim/sim-rig.js';
+import type { ExposedBoard } from './exposed-board.js';
+import { distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
@@ -29,19 +29,9 @@ const skipReason = !support.available ? support.reason : dfuVersion === undefine
 const suffix = skipReason ? ` (skipped: ${skipReason})` : '';
 const DRIVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clients', 'npm-dfu-driver.ts');
 
-/** Bytes that differ at every offset, so a block read from the wrong address cannot pass. */
-function payload(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = 0x2545f491;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through usb's WebUSB against the simulated ROM bootloader${suffix}`, () => {
   let images: ReferenceImages;
+  let board: ExposedSimBoard;
   let rig: SimRig;
   let exposed: ExposedBoard;
   let dir: string;
@@ -53,15 +43,11 @@ describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through u
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
   beforeEach(async () => {
-    rig = await SimRig.create((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, images);
-    await rig.enterDfu('console-jump');
-    exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, support as UmockdevTools, { busyTimeScale: 0.1 });
+    board = await exposeSimBoard(images, support as UmockdevTools, 0.1);
+    ({ rig, exposed } = board);
   });
 
-  afterEach(async () => {
-    await exposed.close();
-    await rig.close();
-  });
+  afterEach(() => board.close());
 
   async function client(...args: string[]): Promise<Record<string, unknown>> {
     const r = await exposed.run(process.execPath, ['--import', 'tsx', DRIVER, ...args], { timeoutMs: 120_000, cwd: REPO_ROOT });
@@ -82,7 +68,7 @@ describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through u
   });
 
   it('downloads, and reads back what it wrote after the board has been through leave and DFU entry again', async () => {
-    const data = payload(5000);
+    const data = distinctBytes(5000);
     const file = path.join(dir, 'data.bin');
     await writeFile(file, data);
     const written = await client('write', '0x08040000', file);
