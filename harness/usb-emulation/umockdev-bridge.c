@@ -213,6 +213,18 @@ static void complete(UMockdevIoctlClient *client, long result, int error)
     umockdev_ioctl_client_complete(client, result, error);
 }
 
+/* Resolves `size` bytes at `offset` of the caller's ioctl data; if it cannot, the ioctl fails with EFAULT and NULL is returned. */
+static UMockdevIoctlData *resolve_or_fault(UMockdevIoctlClient *client, UMockdevIoctlData *data, gsize offset, gsize size)
+{
+    GError *error = NULL;
+    UMockdevIoctlData *resolved = umockdev_ioctl_data_resolve(data, offset, size, &error);
+    if (!resolved) {
+        g_clear_error(&error);
+        complete(client, -1, EFAULT);
+    }
+    return resolved;
+}
+
 /* Completes a synchronous request (SETINTERFACE, SETCONFIGURATION, CONTROL) with the device's answer. Locked by caller. */
 static void finish_waiter(Transfer *t, int status, const uint8_t *data, size_t length)
 {
@@ -272,21 +284,15 @@ static gboolean control_timed_out(gpointer data)
 /* USBDEVFS_CONTROL: a synchronous control transfer (libusb uses it on devices a program opened itself). */
 static gboolean control_request(Device *dev, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
-    GError *error = NULL;
-    UMockdevIoctlData *ctrl = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ctrltransfer), &error);
-    if (!ctrl) {
-        g_clear_error(&error);
-        complete(client, -1, EFAULT);
+    UMockdevIoctlData *ctrl = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_ctrltransfer));
+    if (!ctrl)
         return TRUE;
-    }
     struct usbdevfs_ctrltransfer c = *(struct usbdevfs_ctrltransfer *)ctrl->data;
     UMockdevIoctlData *data = NULL;
     if (c.wLength > 0) {
-        data = umockdev_ioctl_data_resolve(ctrl, G_STRUCT_OFFSET(struct usbdevfs_ctrltransfer, data), c.wLength, &error);
+        data = resolve_or_fault(client, ctrl, G_STRUCT_OFFSET(struct usbdevfs_ctrltransfer, data), c.wLength);
         if (!data) {
-            g_clear_error(&error);
             g_object_unref(ctrl);
-            complete(client, -1, EFAULT);
             return TRUE;
         }
     }
@@ -310,13 +316,9 @@ static gboolean control_request(Device *dev, UMockdevIoctlClient *client, UMockd
 
 static gboolean submit_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
-    GError *error = NULL;
-    UMockdevIoctlData *urb = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &error);
-    if (!urb) {
-        g_clear_error(&error);
-        complete(client, -1, EFAULT);
+    UMockdevIoctlData *urb = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_urb));
+    if (!urb)
         return TRUE;
-    }
     struct usbdevfs_urb *u = (struct usbdevfs_urb *)urb->data;
     /* The simulated devices have only the default control endpoint. */
     if (u->type != USBDEVFS_URB_TYPE_CONTROL || u->endpoint != 0 || u->buffer_length < 8) {
@@ -324,11 +326,9 @@ static gboolean submit_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoc
         complete(client, -1, u->type != USBDEVFS_URB_TYPE_CONTROL ? ENOENT : EINVAL);
         return TRUE;
     }
-    UMockdevIoctlData *buffer = umockdev_ioctl_data_resolve(urb, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer), (gsize)u->buffer_length, &error);
+    UMockdevIoctlData *buffer = resolve_or_fault(client, urb, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer), (gsize)u->buffer_length);
     if (!buffer) {
-        g_clear_error(&error);
         g_object_unref(urb);
-        complete(client, -1, EFAULT);
         return TRUE;
     }
     const uint8_t *setup = buffer->data;
@@ -414,12 +414,9 @@ static gboolean reap_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoctl
         u->status = 0;
         u->actual_length = t->length;
     }
-    GError *error = NULL;
-    UMockdevIoctlData *slot = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), &error);
+    UMockdevIoctlData *slot = resolve_or_fault(client, arg, 0, sizeof(gpointer));
     if (!slot) {
-        g_clear_error(&error);
         transfer_free(t);
-        complete(client, -1, EFAULT);
         return TRUE;
     }
     umockdev_ioctl_data_set_ptr(slot, 0, t->urb);
@@ -453,7 +450,6 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     Device *dev = user_data;
     gulong request = umockdev_ioctl_client_get_request(client);
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    GError *error = NULL;
 
     pthread_mutex_lock(&state_lock);
     int gone = dev->gone;
@@ -468,12 +464,9 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 
     switch (request) {
     case USBDEVFS_GET_CAPABILITIES: {
-        UMockdevIoctlData *caps = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &error);
-        if (!caps) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *caps = resolve_or_fault(client, arg, 0, sizeof(guint32));
+        if (!caps)
             return TRUE;
-        }
         *(guint32 *)caps->data = USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT | USBDEVFS_CAP_ZERO_PACKET;
         complete(client, 0, 0);
         g_object_unref(caps);
@@ -481,12 +474,9 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     }
     case USBDEVFS_CONNECTINFO: {
         /* fwupd asks who the device is before it claims anything: its address, and whether it is low speed. */
-        UMockdevIoctlData *info = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_connectinfo), &error);
-        if (!info) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *info = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_connectinfo));
+        if (!info)
             return TRUE;
-        }
         struct usbdevfs_connectinfo *ci = (struct usbdevfs_connectinfo *)info->data;
         ci->devnum = (unsigned int)dev->devnum;
         ci->slow = 0;
@@ -510,23 +500,17 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete(client, 0, 0);
         return TRUE;
     case USBDEVFS_SETINTERFACE: {
-        UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), &error);
-        if (!d) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *d = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_setinterface));
+        if (!d)
             return TRUE;
-        }
         struct usbdevfs_setinterface s = *(struct usbdevfs_setinterface *)d->data;
         g_object_unref(d);
         return forward_standard_request(dev, client, 0x01, 0x0b, (uint16_t)s.altsetting, (uint16_t)s.interface);
     }
     case USBDEVFS_SETCONFIGURATION: {
-        UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned int), &error);
-        if (!d) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *d = resolve_or_fault(client, arg, 0, sizeof(unsigned int));
+        if (!d)
             return TRUE;
-        }
         unsigned int configuration = *(unsigned int *)d->data;
         g_object_unref(d);
         return forward_standard_request(dev, client, 0x00, 0x09, (uint16_t)configuration, 0);

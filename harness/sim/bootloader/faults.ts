@@ -2,6 +2,7 @@
 // (field-notes.md "Real-world failure modes worth simulating"). Each is one-shot unless armed
 // with `times`, and its handle says whether and when it fired.
 import type { BankNumber } from '../contracts.js';
+import { DfuRequest } from '../../dfu-wire/dfu.js';
 import type { SetupPacket } from '../../usb/spec.js';
 
 /** Whether an armed fault has fired, and when (virtual ms of the board's clock). */
@@ -152,10 +153,10 @@ export class BootloaderFaults {
     return fault;
   }
 
-  /** The chosen UPLOAD (counted among UPLOADs) answers with only `bytes` bytes: a short frame. */
+  /** The chosen UPLOAD data block (counted among data blocks since armed) answers with only `bytes` bytes: a short frame. */
   shortUpload(trigger: { nth?: number }, bytes: number, options: Repeat = {}): FaultHandle {
     const fault = new ArmedFault(`short UPLOAD #${trigger.nth ?? 1} of ${bytes} bytes`, options.times ?? 1);
-    this.shortUploads.push({ fault, counter: new TransferCounter({ request: 0x02, ...trigger }), bytes });
+    this.shortUploads.push({ fault, counter: new TransferCounter({ request: DfuRequest.Upload, ...trigger }), bytes });
     return fault;
   }
 
