@@ -1,6 +1,7 @@
 // DFU 1.1 as it travels on the wire: class requests, device states, status codes and the
 // GETSTATUS payload. The one definition the DFU host and the simulated devices share; it knows
-// neither of them. Values are fixed by the USB DFU 1.1 specification (stm32h7-dfu-facts.md §8).
+// neither of them. Values are fixed by the USB DFU 1.1 specification (USB-IF, "Device Class
+// Specification for Device Firmware Upgrade", version 1.1).
 import { RequestKind, RequestRecipient, type SetupPacket } from '../usb/spec.js';
 
 /** DFU 1.1 class requests (bRequest). */

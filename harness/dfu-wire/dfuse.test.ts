@@ -18,7 +18,7 @@ describe('DfuSe commands', () => {
 });
 
 describe('DfuSe block addressing', () => {
-  it('places block N at (N - 2) x wTransferSize + pointer, whatever the request length (usbd_dfu.c, facts §3)', () => {
+  it('places block N at (N - 2) x wTransferSize + pointer, whatever the request length (ST\'s usbd_dfu.c)', () => {
     expect(dfuseBlockAddress(2, 1024, 0x0800_0000)).toBe(0x0800_0000);
     expect(dfuseBlockAddress(3, 1024, 0x0800_0000)).toBe(0x0800_0400);
     expect(dfuseBlockAddress(4, 1024, 0x0810_0000)).toBe(0x0810_0800);

@@ -19,8 +19,8 @@ export const DFUSE_FIRST_DATA_BLOCK = 2;
  * AN3156 §4.1 words it as "the length of the requested buffer"; ST's own DFU class computes
  * `(wblock_num - 2U) * USBD_DFU_XFER_SIZE + data_ptr` with the fixed size
  * (STMicroelectronics/stm32-mw-usb-device Class/DFU/Src/usbd_dfu.c), and dfu-util and pydfu
- * depend on it: they upload with incrementing block numbers and a short last block
- * (stm32h7-dfu-facts.md §3).
+ * depend on it: they upload with incrementing block numbers and a short last block (dfu-util
+ * src/dfuse.c dfuse_do_upload, MicroPython tools/pydfu.py).
  */
 export function dfuseBlockAddress(blockNumber: number, transferSize: number, addressPointer: number): number {
   return ((blockNumber - DFUSE_FIRST_DATA_BLOCK) * transferSize + addressPointer) >>> 0;

@@ -75,7 +75,7 @@ describe.skipIf(skipReason !== undefined)(`fwupdtool ${fwupdVersion ?? ''} again
 
   it('firmware-dump fails as the model predicts for the real ROM: fwupd falls back to 64-byte blocks, the ROM places them 1024 apart', async () => {
     // The H7 ROM's configuration has both alternate settings, then the DFU functional descriptor
-    // (wTotalLength 0x24, stm32h7-dfu-facts.md §2). fwupd finds no functional descriptor among the
+    // (wTotalLength 0x24 in STM32CubeProgrammer's H743 log). fwupd finds no functional descriptor among the
     // interface's extra descriptors ("failed to parse interface data: no image idx 33 found") and
     // keeps its 64-byte default transfer size (fu_dfu_device_add_targets, fu-dfu-device.c). It then
     // reads with block numbers 2, 3, ... of 64 bytes each (fu_dfu_target_stm_upload_element), while

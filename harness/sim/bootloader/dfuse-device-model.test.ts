@@ -61,7 +61,7 @@ function device(profile: BootloaderProfile = ST_ROM_H745_V9_2, memories: UserMem
 describe('block addressing: (wBlockNum − 2) × wTransferSize + pointer', () => {
   // Source: STMicroelectronics/stm32-mw-usb-device Class/DFU/Src/usbd_dfu.c computes
   // `(wblock_num - 2U) * USBD_DFU_XFER_SIZE + data_ptr` with the fixed transfer size (1024 on the
-  // H7 ROM: stm32h7-dfu-facts.md §2-§3); dfu-util and pydfu upload with a short last block.
+  // H7 ROM, as dfu-util -v and STM32CubeProgrammer logs show); dfu-util and pydfu upload with a short last block.
   it('reads a short last UPLOAD block from (N − 2) × 1024, not (N − 2) × wLength', () => {
     const d = device();
     const data = pattern(3 * 1024);
@@ -87,9 +87,9 @@ describe('block addressing: (wBlockNum − 2) × wTransferSize + pointer', () =>
 });
 
 describe('leave', () => {
-  // Source: stm32h7-dfu-facts.md §3 (M): H743/H750 boards print "Submitting leave request..." then
-  // "Error during download get_status" (exit 74) while the application starts (apache/nuttx
-  // weact-stm32h750 doc); ST's DFU class leaves from EP0_TxReady before the status stage (usbd_dfu.c).
+  // Source: H743/H750 boards print "Submitting leave request..." then "Error during download
+  // get_status" (exit 74) while the application starts (apache/nuttx Documentation/platforms/arm/
+  // stm32h7/boards/weact-stm32h750); ST's DFU class leaves from EP0_TxReady before the status stage (usbd_dfu.c).
   it.each([ST_ROM_H745_V9_2, ST_ROM_H745_V9_1])('$id leaves before the GETSTATUS status stage by default', (profile) => {
     expect(profile.leave.statusStage).toBe('lost');
     const d = device(profile);
@@ -166,7 +166,7 @@ describe('command errors come with the second GETSTATUS', () => {
 describe('CLRSTATUS outside dfuERROR', () => {
   // Source: ST's DFU class answers CLRSTATUS in any state but dfuERROR with dfuERROR/errUNKNOWN
   // (DFU_ClearStatus in usbd_dfu.c); STM32CubeProgrammer and betaflight send CLRSTATUS twice to
-  // recover the H7 bank-2 erase stuck in dfuDNBUSY (stm32h7-dfu-facts.md §3; betaflight PR #1861).
+  // recover the H7 bank-2 erase stuck in dfuDNBUSY (betaflight/betaflight-configurator PR #1861).
   it('is answered, moves to dfuERROR with errUNKNOWN, and a second CLRSTATUS reaches dfuIDLE', () => {
     const d = device();
     expect(d.simple(DfuRequest.ClrStatus).reply).toEqual({ type: 'ack' });
@@ -189,8 +189,9 @@ describe('CLRSTATUS outside dfuERROR', () => {
 });
 
 describe('option-byte window', () => {
-  // Source: stm32h7-dfu-facts.md §2: the alt-1 layout string is "@Option Bytes   /0x5200201C/01*128 e"
-  // (H); STM32CubeProgrammer uploads 308 bytes from 0x5200201C on H743 (M). Both are profile values.
+  // Source: the alt-1 layout string is "@Option Bytes   /0x5200201C/01*128 e" (dfu-util -l of an
+  // H750 in the apache/nuttx weact-stm32h750 doc); STM32CubeProgrammer uploads 308 bytes from
+  // 0x5200201C on H743 (its log in community.st.com 0D53W00000HM7kF). Both are profile values.
   it('reads 308 bytes from 0x5200201C on alt 1, bank-2 registers included, while the layout says 128', () => {
     const d = device(ST_ROM_H745_V9_2, { optionBytes: { initial: { wpsn2: 0x7e } } });
     expect(ST_ROM_H745_V9_2.usb.altSettings[1]!.name).toBe('@Option Bytes   /0x5200201C/01*128 e');
@@ -230,7 +231,7 @@ describe('option-byte window', () => {
 });
 
 describe('functional descriptor', () => {
-  // Source: not found for the H7 ROM (stm32h7-dfu-facts.md §2, unconfirmed); the defaults are what
+  // Source: not found for the H7 ROM (unconfirmed); the defaults are what
   // `dfu-util -v` logs show for other ST ROMs at 0483:df11 and what ST's DFU class defines
   // (USBD_DFU_BM_ATTRIBUTES 0x0B, USBD_DFU_DETACH_TIMEOUT 0xFF in stm32-mw-usb-device usbd_dfu.h).
   it('reports bmAttributes 0x0B (CanDnload | CanUpload | WillDetach) and wDetachTimeOut 255 ms, with wTransferSize 1024', () => {

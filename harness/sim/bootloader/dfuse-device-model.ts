@@ -335,7 +335,7 @@ export class DfuseDeviceModel {
    * CLRSTATUS. In dfuERROR it clears to dfuIDLE. Anywhere else ST's DFU class does not STALL: it
    * answers and moves to dfuERROR with errUNKNOWN (DFU_ClearStatus in stm32-mw-usb-device
    * usbd_dfu.c), and a second CLRSTATUS reaches dfuIDLE. STM32CubeProgrammer and betaflight
-   * recover the V9.1 bank-2 erase stuck in dfuDNBUSY exactly this way (facts §3; betaflight PR #1861).
+   * recover the V9.1 bank-2 erase stuck in dfuDNBUSY exactly this way (betaflight/betaflight-configurator PR #1861).
    */
   private clrStatus(): GadgetReply {
     this.pending = undefined;

@@ -173,7 +173,8 @@ const H7_ROM_BASE: BootloaderProfile = {
   outOfRangeStatus: DfuStatus.ErrTarget,
   readProtectedStatus: DfuStatus.ErrVendor,
   optionBytes: {
-    // §2: STM32CubeProgrammer uploads 308 bytes from 0x5200201C on H743 (M): the option registers of
+    // STM32CubeProgrammer uploads 308 bytes from 0x5200201C on H743 (its verbose log in
+    // https://community.st.com/s/question/0D53W00000HM7kF/stm32cubeprogrammer-fail-to-connect-over-dfu): the option registers of
     // both banks, FLASH+0x1C to +0x14F. The layout string says 01*128 (H), which covers bank 1 only;
     // the ROM reads the whole window all the same.
     readSize: 308,
@@ -185,14 +186,14 @@ const H7_ROM_BASE: BootloaderProfile = {
   leave: {
     // §3: AN3156 says the peripherals used go back to reset values; AN2606 says "occasionally not all". Default: complete.
     restoresPeripheralsCompletely: true,
-    // §3 (M): after `dfu-util -s 0x08000000:leave -D app.bin`, H743/H750 boards print "Submitting leave
+    // After `dfu-util -s 0x08000000:leave -D app.bin`, H743/H750 boards print "Submitting leave
     // request..." then "Error during download get_status" and exit 74 while the application starts
     // (apache/nuttx weact-stm32h750 doc; the same with dfu-util 0.11 in other projects' reports).
     // ST's DFU class leaves from EP0_TxReady, after the GETSTATUS data went out and before its status
     // stage (DFU_Leave calls USBD_Stop: stm32-mw-usb-device usbd_dfu.c). The clean answer is 'completes'.
     statusStage: 'lost',
   },
-  // §3: "The Detach request is not meaningful in the case of the bootloader" (AN3156 Table 2), and
+  // "The Detach request is not meaningful in the case of the bootloader" (AN3156 Table 2), and
   // ST's DFU class ACKs it (DFU_Detach in usbd_dfu.c); on a real H7, `dfu-util -R` ends with no
   // "can't detach". What the ROM does next is not documented: default nothing (it stays in DFU mode).
   detach: 'ignore',

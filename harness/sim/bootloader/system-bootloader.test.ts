@@ -332,7 +332,7 @@ describe('SystemBootloader: leave, option bytes, Read Unprotect', () => {
     await getStatus(t); await getStatus(t);
     await dnload(t, 2, new Uint8Array());
     expect(await getState(t)).toBe(S.ManifestSync);
-    // Profile default statusStage 'lost': dfu-util's "Error during download get_status" on H743/H750 (facts §3).
+    // Profile default statusStage 'lost': dfu-util's "Error during download get_status" on H743/H750 (apache/nuttx weact-stm32h750 doc).
     expect(await failure(getStatus(t))).toBe('no-device');
     expect(bus.isPresent(t.info)).toBe(false);
     expect(host.events.slice(-3).map((e) => e.slice(1))).toEqual([['detach'], ['restore', true], ['jump', 0x0800_0000]]);

@@ -9,7 +9,8 @@ export const OPTION_BLOCK_BASE = 0x5200_201c;
 export const OPTION_BLOCK_SIZE = 128;
 /**
  * The register window from 0x5200201C to FLASH+0x150, both banks' option registers: what
- * STM32CubeProgrammer reads on H743 over DFU (308 bytes; stm32h7-dfu-facts.md §2).
+ * STM32CubeProgrammer reads on H743 over DFU (308 bytes, in its log in
+ * https://community.st.com/s/question/0D53W00000HM7kF/stm32cubeprogrammer-fail-to-connect-over-dfu).
  */
 export const OPTION_WINDOW_SIZE = 308;
 
