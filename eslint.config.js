@@ -29,7 +29,22 @@ const layerRules = [
     },
   },
   {
+    // The DFU/DfuSe wire vocabulary is shared by the host and the simulated devices, so it knows neither.
+    files: ['harness/dfu-wire/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/dfu/**', '**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**', '**/usb-emulation/**',
+            '**/usb/*', '!**/usb/spec*'],
+          message: 'The wire module knows neither the host nor the simulator: it may import only the USB wire types (usb/spec).',
+        }],
+      }],
+    },
+  },
+  {
     files: ['harness/usb/**/*.ts', 'harness/dfu/**/*.ts'],
+    // Host tests drive the simulator's DfuSe device model (one device model for host and simulator).
+    ignores: ['harness/dfu/**/*.test.ts', 'harness/dfu/testing/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Protocol layers do not know the rig, the simulator or the CLI.' }],
@@ -37,9 +52,18 @@ const layerRules = [
     },
   },
   {
-    // The emulation carries any gadget to libusb programs; its tests may use a simulated rig.
+    files: ['harness/dfu/**/*.test.ts', 'harness/dfu/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'Host tests may use the simulated bootloader, never the rig or the CLI.' }],
+      }],
+    },
+  },
+  {
+    // The emulation carries any gadget to libusb programs; its tests (and their shared support in
+    // testing/) may use a simulated rig.
     files: ['harness/usb-emulation/**/*.ts'],
-    ignores: ['harness/usb-emulation/**/*.test.ts'],
+    ignores: ['harness/usb-emulation/**/*.test.ts', 'harness/usb-emulation/testing/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/sim/**', '**/rig/**', '**/cli/**', '**/fixtures/**'], message: 'The USB emulation serves UsbGadgets; it does not know the rig, the simulator or the CLI.' }],

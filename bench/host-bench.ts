@@ -1,9 +1,10 @@
-// The DFU host's own cost: a DfuSe download through DfuseClient to the scripted device, over
-// the in-process bus with virtual time. Device-side CPU is measured separately and taken out,
-// so the figure is the host (client + transport), not the fake device.
+// The DFU host's own cost: a DfuSe download through DfuseClient to the simulated bootloader's
+// device, over the in-process bus with virtual time. Device-side CPU is measured separately and
+// taken out, so the figure is the host (client + transport), not the simulated device.
 import { describeDfuTransfers } from '../harness/dfu/protocol.js';
 import { DfuseClient } from '../harness/dfu/dfuse-client.js';
-import { plugScriptedDfuseDevice } from '../harness/dfu/testing/in-process-dfuse.js';
+import { plugSimulatedDfuseDevice } from '../harness/dfu/testing/simulated-dfuse.js';
+import type { UsbGadget } from '../harness/usb/gadget.js';
 import type { SetupPacket } from '../harness/usb/spec.js';
 import type { BenchRow } from './benchmark.js';
 
@@ -26,8 +27,9 @@ function cpuMs(usage: NodeJS.CpuUsage): number {
 
 /** Downloads one image of `bytes` bytes and measures transfers, host CPU and virtual time. */
 export async function measureHostDownload(bytes: number): Promise<BenchRow> {
-  const setup = await plugScriptedDfuseDevice({}, 8);
-  const { clock, bus, info, device } = setup;
+  const setup = await plugSimulatedDfuseDevice({ traceDataBytes: 8 });
+  const { clock, bus, info, chip } = setup;
+  const device = chip.socket.current() as UsbGadget;
   // Wrap the device so its CPU time can be subtracted from the total.
   let deviceCpu = 0;
   const control = device.control.bind(device);

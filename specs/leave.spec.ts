@@ -8,7 +8,9 @@ describe('leaving DFU', () => {
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await rig.flash(images.appB);
     const leave = await rig.leave();
-    expect(leave.outcome).toBe('manifest');
+    // Both are a completed leave: the bootloader answered dfuMANIFEST, or (the STM32H7 ROM) it was
+    // gone before the GETSTATUS that started the leave could complete.
+    expect(['manifest', 'disconnected']).toContain(leave.outcome);
     expect(await rig.bootloaderPresent()).toBe(false);
     const banner = await rig.waitForApp();
     expect(banner).toMatchObject(images.identity.b);

@@ -86,7 +86,7 @@ describe('dfu-hil on the simulated rig', () => {
     expect(flash.code).toBe(0);
     const lines = flash.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^sim-a: wrote 8192 bytes from ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, verified; erased 1 sector \\(0x08000000\\); [\\d.]+ s$`));
-    expect(lines[1]).toMatch(/^sim-a: left DFU \(manifest\); application x 2\.0\.0 is up/);
+    expect(lines[1]).toMatch(/^sim-a: left DFU \(disconnected\); application x 2\.0\.0 is up/);
 
     expect(await statusJson()).toMatchObject({ running: 'app', app: { name: 'x', version: '2.0.0' } });
   });
@@ -103,7 +103,7 @@ describe('dfu-hil on the simulated rig', () => {
     expect(doc.flashMs).toBeGreaterThanOrEqual(1100);
     expect((await statusJson()).running).toBe('bootloader');
     const leave = await cli('leave');
-    expect(leave).toMatchObject({ code: 0, stdout: 'sim-a: left DFU (manifest); application y 3.1.0 is up\n' });
+    expect(leave).toMatchObject({ code: 0, stdout: 'sim-a: left DFU (disconnected); application y 3.1.0 is up\n' });
   });
 
   it('prints GPIO as JSON that parses, with every port and register', async () => {

@@ -3,18 +3,23 @@ import { UsbError } from '../usb/errors.js';
 import type { UsbTransport } from '../usb/transport.js';
 import { DfuClient, type DfuClientOptions } from './dfu-client.js';
 import { DfuError, DfuStateError, DfuTimeoutError } from './errors.js';
-import { describeDfuTransfers, DfuState, DfuStatus, encodeDfuseCommand } from './protocol.js';
-import { plugScriptedDfuseDevice } from './testing/in-process-dfuse.js';
-import type { ScriptedDfuseDeviceOptions } from './testing/scripted-dfuse-device.js';
+import { ST_ROM_H745_V9_1 } from '../sim/bootloader/profiles.js';
+import { describeDfuTransfers, DfuRequest, DfuState, DfuStatus, encodeDfuseCommand } from './protocol.js';
+import { plugSimulatedDfuseDevice, type SimulatedDfuseOptions } from './testing/simulated-dfuse.js';
 
-async function session(device: Omit<ScriptedDfuseDeviceOptions, 'clock' | 'socket'> = {}, options: DfuClientOptions = {}) {
-  const setup = await plugScriptedDfuseDevice(device);
+async function session(device: SimulatedDfuseOptions = {}, options: DfuClientOptions = {}) {
+  const setup = await plugSimulatedDfuseDevice(device);
   const transport: UsbTransport = await setup.bus.open(setup.info);
   const client = new DfuClient(transport, 0, setup.clock, options);
   const mark = transport.trace.mark();
   const transfers = (): string[] => describeDfuTransfers(transport.trace.since(mark));
   return { ...setup, transport, client, transfers };
 }
+
+/** A device an earlier program left in `state` with `status` (the board keeps its DFU session). */
+const stale = (state: DfuState, status = DfuStatus.Ok): SimulatedDfuseOptions => ({
+  resume: { state, status, addressPointer: 0x0800_0000, jumpTarget: 0x0800_0000, altSetting: 0, writesPoisoned: false },
+});
 
 describe('DfuClient requests', () => {
   it('reads the status and the state of an idle device', async () => {
@@ -25,20 +30,20 @@ describe('DfuClient requests', () => {
   });
 
   it('walks a DNLOAD through dfuDNLOAD-SYNC, dfuDNBUSY and dfuDNLOAD-IDLE, then ABORTs to dfuIDLE', async () => {
-    const { client, device } = await session();
+    const { client, bootloader } = await session();
     await client.download(0, encodeDfuseCommand(0x21, 0x08040000));
-    expect(device.state).toBe(DfuState.DfuDnloadSync);
+    expect(bootloader.state).toBe(DfuState.DfuDnloadSync);
     expect(await client.getState()).toBe(DfuState.DfuDnloadSync);
     expect((await client.getStatus()).state).toBe(DfuState.DfuDnbusy);
     expect((await client.getStatus()).state).toBe(DfuState.DfuDnloadIdle);
-    expect(device.pointer).toBe(0x08040000);
+    expect(bootloader.addressPointer).toBe(0x08040000);
     await client.abort();
     expect(await client.getState()).toBe(DfuState.DfuIdle);
   });
 
   it('uploads with the block number in wValue and the interface in wIndex', async () => {
-    const { client, device, transport } = await session();
-    device.poke(0x08000000, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    const { client, chip, transport } = await session();
+    chip.flash.program(0x08000000, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
     const mark = transport.trace.mark();
     expect(Array.from(await client.upload(2, 8))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(transport.trace.since(mark)[0]!.setup).toEqual({ bmRequestType: 0xa1, bRequest: 2, wValue: 2, wIndex: 0, wLength: 8 });
@@ -46,7 +51,7 @@ describe('DfuClient requests', () => {
   });
 
   it('clears dfuERROR with CLRSTATUS', async () => {
-    const { client } = await session({ initialState: DfuState.DfuError, initialStatus: DfuStatus.ErrTarget });
+    const { client } = await session(stale(DfuState.DfuError, DfuStatus.ErrTarget));
     expect(await client.getStatus()).toMatchObject({ status: DfuStatus.ErrTarget, state: DfuState.DfuError });
     await client.clearStatus();
     expect(await client.getStatus()).toMatchObject({ status: DfuStatus.Ok, state: DfuState.DfuIdle });
@@ -62,14 +67,16 @@ describe('DfuClient requests', () => {
 
 describe('DfuClient GETSTATUS stall retries', () => {
   it('retries a stalled early GETSTATUS and gets the answer', async () => {
-    const { client, transfers } = await session({ stallStatusAfterDnload: 2 });
+    const { client, transfers, faults } = await session();
+    faults.stallFirstGetStatusAfterCommand({ stalls: 2 });
     await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
     expect((await client.getStatus()).state).toBe(DfuState.DfuDnbusy);
     expect(transfers()).toEqual(['ERASE 0x08000000 ok', 'GETSTATUS stall', 'GETSTATUS stall', 'GETSTATUS OK/dfuDNBUSY ok']);
   });
 
   it('gives up after the configured number of retries with the stall', async () => {
-    const { client, transfers } = await session({ stallStatusAfterDnload: 5 }, { statusStallRetries: 3 });
+    const { client, transfers, faults } = await session({}, { statusStallRetries: 3 });
+    faults.stallFirstGetStatusAfterCommand({ stalls: 5 });
     await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
     const error = await client.getStatus().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UsbError);
@@ -80,49 +87,64 @@ describe('DfuClient GETSTATUS stall retries', () => {
 
 describe('DfuClient.pollUntil', () => {
   it('waits bwPollTimeout between polls on the injected clock', async () => {
-    const { client, clock, transport } = await session({ erase: { reportedMs: 400, busyMs: 1000 } });
+    const { client, clock, transport, faults } = await session();
+    // The device reports 400 ms and is done after 100: the host still waits the 400 it was told.
+    faults.lyingPollTimeout({ reportMs: 400, busyMs: 100, on: 'sector-erase' });
     await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
     const start = clock.now();
     const mark = transport.trace.mark();
     const report = await client.pollUntil({ request: 'ERASE', address: 0x08000000 }, [DfuState.DfuDnloadIdle]);
     expect(report.state).toBe(DfuState.DfuDnloadIdle);
-    // Polls at +0, +400, +800, +1200 (plus 1 ms of wire time each): three busy answers, then done.
+    // Polls at +0 and +401 (plus 1 ms of wire time each).
     const times = transport.trace.since(mark).map((e) => Math.round(e.t - start));
-    expect(times).toEqual([1, 402, 803, 1204]);
+    expect(times).toEqual([1, 402]);
+  });
+
+  it('a poll that comes while the device is still busy waits for its answer (the device NAKs)', async () => {
+    const { client, clock, transport, faults } = await session();
+    faults.lyingPollTimeout({ reportMs: 400, busyMs: 1000, on: 'sector-erase' });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    const mark = transport.trace.mark();
+    await client.pollUntil({ request: 'ERASE', address: 0x08000000 }, [DfuState.DfuDnloadIdle]);
+    expect(transport.trace.since(mark).map((e) => Math.round(e.t - start))).toEqual([1, 1000]);
   });
 
   it('raises a zero bwPollTimeout to the floor', async () => {
-    const { client, clock } = await session({ erase: { reportedMs: 0, busyMs: 95 } }, { pollFloorMs: 20 });
+    const { client, clock, faults } = await session({}, { pollFloorMs: 20 });
+    faults.lyingPollTimeout({ reportMs: 0, busyMs: 0, on: 'sector-erase' });
     await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
     const start = clock.now();
     await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle]);
-    // 1 ms wire + 5 polls spaced 20+1 ms: the device is done at 95 ms, seen at the poll after.
-    expect(clock.now() - start).toBe(106);
+    // 1 ms wire, the 20 ms floor instead of 0, 1 ms wire.
+    expect(clock.now() - start).toBe(22);
   });
 
   it('caps an absurd bwPollTimeout (0xFFFFFF, 4.6 hours) at the ceiling', async () => {
-    const { client, clock } = await session({ erase: { reportedMs: 0xffffff, busyMs: 1500 } }, { pollCeilingMs: 1000 });
+    const { client, clock, faults } = await session({}, { pollCeilingMs: 1000 });
+    faults.lyingPollTimeout({ reportMs: 0xffffff, busyMs: 500, on: 'sector-erase' });
     await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
     const start = clock.now();
     await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle]);
-    expect(clock.now() - start).toBe(2003);
+    expect(clock.now() - start).toBe(1002);
   });
 
   it('throws DfuTimeoutError naming the operation and the state once the deadline passes', async () => {
-    const { client, clock } = await session({ stuckEraseFrom: 0x08000000, erase: { reportedMs: 1000, busyMs: 10 } }, { operationDeadlineMs: 3500 });
-    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    // The V9.1 ROM's bank-2 erase stays dfuDNBUSY, reporting 1000 ms each time (AN2606 Table 136).
+    const { client, clock } = await session({ profile: ST_ROM_H745_V9_1 }, { operationDeadlineMs: 3500 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08100000));
     const start = clock.now();
-    const error = await client.pollUntil({ request: 'ERASE', address: 0x08000000 }, [DfuState.DfuDnloadIdle]).catch((e: unknown) => e);
+    const error = await client.pollUntil({ request: 'ERASE', address: 0x08100000 }, [DfuState.DfuDnloadIdle]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DfuTimeoutError);
-    expect((error as DfuTimeoutError).message).toBe('ERASE 0x08000000 did not complete within 3501 ms and 5 GETSTATUS polls, still dfuDNBUSY');
+    expect((error as DfuTimeoutError).message).toBe('ERASE 0x08100000 did not complete within 3501 ms and 5 GETSTATUS polls, still dfuDNBUSY');
     expect((error as DfuTimeoutError).lastReport?.state).toBe(DfuState.DfuDnbusy);
     expect((error as DfuTimeoutError).hint).toMatch(/operationDeadlineMs/);
     expect(clock.now() - start).toBe(3501);
   });
 
   it('stops after maxPolls busy answers', async () => {
-    const { client } = await session({ stuckEraseFrom: 0x08000000 });
-    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const { client } = await session({ profile: ST_ROM_H745_V9_1 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08100000));
     await expect(client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle], { maxPolls: 3 })).rejects.toThrow(/3 GETSTATUS polls/);
   });
 
@@ -145,19 +167,19 @@ describe('DfuClient.pollUntil', () => {
 
 describe('DfuClient.toIdle', () => {
   it('ABORTs a stale dfuDNLOAD-IDLE left by an aborted run', async () => {
-    const { client, transfers } = await session({ initialState: DfuState.DfuDnloadIdle });
+    const { client, transfers } = await session(stale(DfuState.DfuDnloadIdle));
     expect((await client.toIdle()).state).toBe(DfuState.DfuIdle);
     expect(transfers()).toEqual(['GETSTATUS OK/dfuDNLOAD-IDLE ok', 'ABORT ok', 'GETSTATUS OK/dfuIDLE ok']);
   });
 
   it('ABORTs dfuUPLOAD-IDLE', async () => {
-    const { client, transfers } = await session({ initialState: DfuState.DfuUploadIdle });
+    const { client, transfers } = await session(stale(DfuState.DfuUploadIdle));
     await client.toIdle();
     expect(transfers()).toEqual(['GETSTATUS OK/dfuUPLOAD-IDLE ok', 'ABORT ok', 'GETSTATUS OK/dfuIDLE ok']);
   });
 
   it('CLRSTATUSes a stale dfuERROR', async () => {
-    const { client, transfers } = await session({ initialState: DfuState.DfuError, initialStatus: DfuStatus.ErrWrite });
+    const { client, transfers } = await session(stale(DfuState.DfuError, DfuStatus.ErrWrite));
     await client.toIdle();
     expect(transfers()).toEqual(['GETSTATUS errWRITE/dfuERROR ok', 'CLRSTATUS ok', 'GETSTATUS OK/dfuIDLE ok']);
   });
@@ -169,18 +191,16 @@ describe('DfuClient.toIdle', () => {
   });
 
   it('refuses run-time and manifestation states with a hint', async () => {
-    const app = await session({ initialState: DfuState.AppIdle });
+    const app = await session(stale(DfuState.AppIdle));
     await expect(app.client.toIdle()).rejects.toMatchObject({ name: 'DfuStateError', hint: expect.stringMatching(/enterDfuMode/) });
-    const manifest = await session({ initialState: DfuState.DfuManifestWaitReset });
+    const manifest = await session(stale(DfuState.DfuManifestWaitReset));
     await expect(manifest.client.toIdle()).rejects.toMatchObject({ name: 'DfuStateError', hint: expect.stringMatching(/Reset the board/) });
   });
 
   it('gives up after a bounded number of steps on a device that will not settle', async () => {
-    const { client } = await session({
-      initialState: DfuState.DfuError,
-      // CLRSTATUS is acknowledged but the device stays in dfuERROR.
-      override: (setup) => (setup.bRequest === 4 && (setup.bmRequestType & 0x60) === 0x20 ? { type: 'ack' } : undefined),
-    });
-    await expect(client.toIdle(3)).rejects.toThrow('expected dfuIDLE within 3 steps after RECOVER TO IDLE, the device reported dfuERROR (OK)');
+    const { client, faults } = await session(stale(DfuState.DfuError, DfuStatus.ErrTarget));
+    // CLRSTATUS is acknowledged but the device stays in dfuERROR.
+    faults.ignoreAt({ request: DfuRequest.ClrStatus }, { times: 10 });
+    await expect(client.toIdle(3)).rejects.toThrow('expected dfuIDLE within 3 steps after RECOVER TO IDLE, the device reported dfuERROR (errTARGET)');
   });
 });

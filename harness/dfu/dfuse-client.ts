@@ -337,22 +337,25 @@ export class DfuseClient {
 
   /**
    * Reads `length` bytes from `address`: Set Address Pointer, ABORT to dfuIDLE, then UPLOAD with
-   * wValue=2,3,... The pointer is set again before the 16-bit block number would wrap, and for
-   * a short last block (the device computes the address from this request's length).
+   * wValue=2,3,... The device places block N at (N − 2) × its wTransferSize + pointer
+   * (dfuseBlockAddress), so consecutive blocks are used only while this client's block size is
+   * the descriptor's wTransferSize; with another size (an override, or a wTransferSize above the
+   * 4096 clamp) each block gets its own Set Address Pointer. The pointer is also set again before
+   * the 16-bit block number would wrap. A short last block needs nothing special.
    */
   async upload(address: number, length: number, options: { onProgress?: DfuProgressListener; phase?: DfuPhase } = {}): Promise<Uint8Array> {
     this.checkReadable(address, length);
     const progress = options.onProgress ?? this.onProgress;
     const phase = options.phase ?? 'upload';
     const out = new Uint8Array(length);
+    const lastBlock = this.transferSize === this.functional?.wTransferSize ? this.maxBlockNumber : DFUSE_FIRST_DATA_BLOCK;
     let done = 0;
     progress?.({ phase, bytesDone: 0, bytesTotal: length });
     while (done < length) {
       await this.setAddress(address + done);
       await this.dfu.abort();
-      for (let block = DFUSE_FIRST_DATA_BLOCK; done < length && block <= this.maxBlockNumber; block++) {
+      for (let block = DFUSE_FIRST_DATA_BLOCK; done < length && block <= lastBlock; block++) {
         const want = Math.min(this.transferSize, length - done);
-        if (want < this.transferSize && block > DFUSE_FIRST_DATA_BLOCK) break;
         const data = await this.uploadBlock(block, want, address + done);
         if (data.length !== want) {
           const report = await this.dfu.getStatus();

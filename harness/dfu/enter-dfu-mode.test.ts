@@ -6,21 +6,25 @@ import { DfuseClient } from './dfuse-client.js';
 import { enterDfuMode } from './enter-dfu-mode.js';
 import { DfuDetachError } from './errors.js';
 import { dfuRequestNamer } from './protocol.js';
-import { ScriptedDfuseDevice } from './testing/scripted-dfuse-device.js';
+import { startSimulatedBootloader } from './testing/simulated-dfuse.js';
 import { ScriptedRuntimeDevice, type ScriptedRuntimeDeviceOptions } from './testing/scripted-runtime-device.js';
 
-/** A board whose application switches to the scripted bootloader (or, with `bootloaderComesBack: false`, just leaves). */
+/** A board whose application switches to the simulated bootloader (or, with `bootloaderComesBack: false`, just leaves). */
 async function board(options: Partial<Omit<ScriptedRuntimeDeviceOptions, 'clock' | 'onSwitch'>> & { bootloaderComesBack?: boolean } = {}) {
   const clock = new VirtualClock();
   const bus = new InProcessUsbBus({ clock });
   const socket = new UsbSocket('1-4.2');
   bus.addConnector(socket);
-  const bootloader = new ScriptedDfuseDevice({ clock, socket });
-  const onSwitch = options.bootloaderComesBack === false ? () => socket.unplug() : () => socket.plug(bootloader);
+  /** The application hands the port to the ROM bootloader, which attaches after its start-up delay. */
+  const startBootloader = (): void => {
+    socket.unplug();
+    startSimulatedBootloader(clock, socket);
+  };
+  const onSwitch = options.bootloaderComesBack === false ? () => socket.unplug() : startBootloader;
   const app = new ScriptedRuntimeDevice({ clock, onSwitch, ...options });
   socket.plug(app);
   const [runtime] = await bus.list();
-  return { clock, bus, socket, app, bootloader, runtime: runtime! };
+  return { clock, bus, socket, app, startBootloader, runtime: runtime! };
 }
 
 describe('enterDfuMode', () => {
@@ -57,9 +61,9 @@ describe('enterDfuMode', () => {
   });
 
   it('returns at once for a device already in DFU mode', async () => {
-    const { clock, bus, socket, bootloader } = await board();
-    socket.plug(bootloader);
-    const [dfu] = await bus.list();
+    const { clock, bus, startBootloader } = await board();
+    startBootloader();
+    const dfu = await bus.waitForDevice({ vendorId: 0x0483 }, 1000);
     expect(await enterDfuMode(bus, dfu!, { clock })).toMatchObject({ alreadyInDfuMode: true, detachReply: 'not-sent', device: dfu });
   });
 

@@ -42,7 +42,11 @@ export interface OptionBytesStore {
   /** Bytes in that block (128 on the H7 ROM's layout string). */
   readonly blockSize: number;
   readBlock(): Uint8Array;
-  /** Erases then programs the whole block; values take effect at the next reset. */
+  /** Bytes of option registers readable from the base, the block included (308 on the STM32H745: both banks). */
+  readonly windowSize: number;
+  /** The whole register window from the base. */
+  readWindow(): Uint8Array;
+  /** Erases then programs the whole block (or window); values take effect at the next reset. */
   programBlock(bytes: Uint8Array): FlashBusy;
   rdpLevel(): RdpLevel;
   /** Regression to level 0: mass erase and option bytes back to their defaults (Read Unprotect). */

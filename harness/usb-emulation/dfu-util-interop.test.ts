@@ -1,5 +1,6 @@
 // dfu-util, the reference DFU host that nobody here wrote, against the simulated board through
-// umockdev. Its messages and exit codes are those it gives with ST's ROM on a bench.
+// umockdev. Its messages and exit codes are those it gives with ST's ROM on a bench; where they
+// come from, dfu-util 0.11 src/dfuse.c and src/main.c.
 import { execaSync } from 'execa';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,10 +8,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { imageStart, imageToBin } from '../dfu/image/firmware-image.js';
 import { writeDfu } from '../dfu/image/dfuse-file.js';
-import { loadRigs } from '../rig/config/load-rigs.js';
-import { loadReferenceImages, REPO_ROOT, type ReferenceImages } from '../rig/reference-images.js';
-import { SimRig } from '../rig/sim/sim-rig.js';
-import { ExposedBoard } from './exposed-board.js';
+import { DfuState, DfuStatus } from '../dfu-wire/dfu.js';
+import { runCli } from '../cli/main.js';
+import { defaultCliServices } from '../cli/services.js';
+import { loadReferenceImages, syntheticReferenceImages, type ReferenceImages } from '../rig/reference-images.js';
+import type { SimRig } from '../rig/sim/sim-rig.js';
+import { SimStateStore } from '../rig/sim/sim-state-store.js';
+import type { ExposedBoard } from './exposed-board.js';
+import { distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
@@ -24,15 +29,22 @@ const dfuUtilVersion = ((): string | undefined => {
 const skipReason = !support.available ? support.reason : dfuUtilVersion === undefined ? 'dfu-util is not installed (sudo apt-get install -y dfu-util)' : undefined;
 const suffix = skipReason ? ` (skipped: ${skipReason})` : '';
 
+/**
+ * Device-busy time runs at a tenth of real time here, so that a suite of erases stays short; the
+ * test "at real speed" shows scale 1, the default of `dfu-hil sim expose`.
+ */
+const BUSY_TIME_SCALE = 0.1;
+const FLASH = 0x08000000;
+const hex = (n: number): string => `0x${n.toString(16)}`;
 
 describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} against the simulated ROM bootloader through umockdev${suffix}`, () => {
   let images: ReferenceImages;
   let dir: string;
+  let board: ExposedSimBoard | undefined;
   let rig: SimRig;
   let exposed: ExposedBoard;
   let binFile: string;
   let dfuFile: string;
-  const FLASH = 0x08000000;
 
   beforeAll(async () => {
     images = await loadReferenceImages();
@@ -47,107 +59,163 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
     await rm(dir, { recursive: true, force: true });
   });
 
-  beforeEach(async () => {
-    // The committed rigs.yaml's simulated rig on ROM V9.2.
-    rig = await SimRig.create((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, images);
-    await rig.enterDfu('console-jump');
-    exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, support as UmockdevTools);
-  });
+  async function expose(busyTimeScale = BUSY_TIME_SCALE): Promise<void> {
+    board = await exposeSimBoard(images, support as UmockdevTools, busyTimeScale);
+    ({ rig, exposed } = board);
+  }
 
   afterEach(async () => {
-    await exposed.close();
-    await rig.close();
+    await board?.close();
+    board = undefined;
   });
 
   const dfuUtil = (...args: string[]) => exposed.run('dfu-util', args, { timeoutMs: 60_000 });
   const flashBytes = (address: number, length: number): Uint8Array => rig.board.flash.read(address, length);
 
-  it('lists the bootloader with both alternate settings, its layouts and serial', async () => {
-    const r = await dfuUtil('-l');
-    expect(r.exitCode).toBe(0);
-    const found = r.stdout.split('\n').filter((l) => l.startsWith('Found DFU'));
-    expect(found).toHaveLength(2);
-    expect(r.stdout).toContain('Found DFU: [0483:df11] ver=0200, devnum=2, cfg=1, intf=0, path="1-1", alt=0, name="@Internal Flash   /0x08000000/16*128Kg", serial="200364500000"');
-    expect(r.stdout).toContain('alt=1, name="@Option Bytes   /0x5200201C/01*128 e", serial="200364500000"');
+  describe('at a tenth of real time', () => {
+    beforeEach(() => expose());
+
+    it('lists the bootloader with both alternate settings, its layouts and serial', async () => {
+      const r = await dfuUtil('-l');
+      expect(r.exitCode).toBe(0);
+      const found = r.stdout.split('\n').filter((l) => l.startsWith('Found DFU'));
+      expect(found).toHaveLength(2);
+      expect(r.stdout).toContain('Found DFU: [0483:df11] ver=0200, devnum=2, cfg=1, intf=0, path="1-1", alt=0, name="@Internal Flash   /0x08000000/16*128Kg", serial="200364500000"');
+      expect(r.stdout).toContain('alt=1, name="@Option Bytes   /0x5200201C/01*128 e", serial="200364500000"');
+    });
+
+    it.each([
+      { length: 1, at: '0x08000000' },
+      { length: 1023, at: '0x08100000' },
+      // 1024 bytes in sector 0, the last one in sector 1: two sector erases, a short last block.
+      { length: 1025, at: '0x0801fc00' },
+      // Across the bank boundary (0x08100000), ending with a 1-byte block.
+      { length: 300_001, at: '0x080f0000' },
+    ])('downloads $length bytes at $at and uploads them back byte-identical', async ({ length, at }) => {
+      const address = Number.parseInt(at, 16);
+      const data = distinctBytes(length, length);
+      const file = path.join(dir, `in-${length}.bin`);
+      const back = path.join(dir, `out-${length}.bin`);
+      await writeFile(file, data);
+      await rm(back, { force: true });
+      const down = await dfuUtil('-a', '0', '-s', hex(address), '-D', file);
+      expect(down.exitCode).toBe(0);
+      expect(down.stdout).toContain(`Downloading element to address = 0x${address.toString(16).padStart(8, '0')}, size = ${length}`);
+      expect(down.stdout).toContain('File downloaded successfully');
+      expect(flashBytes(address, length)).toEqual(data);
+      const up = await dfuUtil('-a', '0', '-s', `${hex(address)}:${length}`, '-U', back);
+      expect(up.exitCode).toBe(0);
+      expect(new Uint8Array(await readFile(back))).toEqual(data);
+    });
+
+    it('downloads a .dfu (addresses from the file); only the written bytes and the rest of the sector change', async () => {
+      const bin = imageToBin(images.appB);
+      expect(imageStart(images.appB)).toBe(FLASH);
+      const down = await dfuUtil('-a', '0', '-D', dfuFile);
+      expect(down.exitCode).toBe(0);
+      expect(down.stdout).toContain('Done parsing DfuSe file');
+      expect(flashBytes(FLASH, bin.length)).toEqual(bin);
+      expect(flashBytes(FLASH + bin.length, 256).every((b) => b === 0xff)).toBe(true);
+      expect(rig.board.runningCode).toBe('bootloader');
+    });
+
+    it('reads the 308-byte option-byte window from alt 1, bank-2 registers included', async () => {
+      const back = path.join(dir, 'ob.bin');
+      await rm(back, { force: true });
+      const up = await dfuUtil('-a', '1', '-s', '0x5200201C:308', '-U', back);
+      expect(up.exitCode).toBe(0);
+      expect(new Uint8Array(await readFile(back))).toEqual(rig.board.optionBytes.readWindow());
+    });
+
+    it('mass-erases with :mass-erase:force, leaving every byte of both banks erased', async () => {
+      expect(flashBytes(FLASH, 16).some((b) => b !== 0xff)).toBe(true);
+      const r = await dfuUtil('-a', '0', '-s', `${hex(FLASH)}:mass-erase:force`);
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toContain('Performing mass erase, this can take a moment');
+      expect(flashBytes(FLASH, 2 * 1024 * 1024).every((b) => b === 0xff)).toBe(true);
+    });
+
+    it(':leave after a download exits 74 with "Error during download get_status", as on a real H7, and the new image boots', async () => {
+      const mark = rig.console.mark();
+      const r = await dfuUtil('-a', '0', '-s', `${hex(FLASH)}:leave`, '-D', binFile);
+      // The ROM leaves before the GETSTATUS status stage (profile leave.statusStage 'lost'): dfu-util
+      // 0.11 dfuse_dnload_chunk() ends in errx(EX_IOERR = 74, "Error during download get_status").
+      expect(r.exitCode).toBe(74);
+      expect(r.stdout).toContain('File downloaded successfully');
+      expect(r.stdout).toContain('Submitting leave request...');
+      expect(r.stderr).toContain('Error during download get_status');
+      const banner = await rig.console.waitForReady(2000, { after: mark });
+      expect([banner.name, banner.version]).toEqual([images.identity.b.name, images.identity.b.version]);
+      expect(rig.board.runningCode).toBe('app');
+      const list = await dfuUtil('-l');
+      expect(list.stdout).not.toContain('Found DFU');
+    });
+
+    it('-R after a download: DETACH is accepted, no "can\'t detach", exit 0; the ROM stays in DFU mode', async () => {
+      const r = await dfuUtil('-R', '-a', '0', '-s', '0x08020000', '-D', binFile);
+      expect(r.exitCode).toBe(0);
+      expect(r.all).not.toContain("can't detach");
+      expect(r.stdout).toContain('Resetting USB to switch back to Run-Time mode');
+      expect(flashBytes(0x0802_0000, 64)).toEqual(imageToBin(images.appB).subarray(0, 64));
+      // Profile `detach: 'ignore'` (AN3156: DETACH "is not meaningful" to the bootloader).
+      expect(rig.board.runningCode).toBe('bootloader');
+    });
+
+    it('an address outside every segment: SET_ADDRESS runs, the second GETSTATUS says errTARGET, dfu-util exits 74', async () => {
+      const back = path.join(dir, 'nowhere.bin');
+      // `force` skips dfu-util's own layout check, so the device is asked.
+      const r = await dfuUtil('-a', '0', '-s', '0x90000000:force:16', '-U', back);
+      // dfuse_special_command(): first GETSTATUS dfuDNBUSY, then bStatus errTARGET -> "SET_ADDRESS not correctly executed", EX_IOERR.
+      expect(r.exitCode).toBe(74);
+      expect(r.stderr).toContain('SET_ADDRESS not correctly executed');
+      expect(r.all).not.toContain('Wrong state after command');
+      expect(rig.board.snapshot().dfu).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget });
+    });
   });
 
-  it('downloads a .bin with a DfuSe sector erase; only the written bytes change', async () => {
-    const bin = imageToBin(images.appB);
-    expect(imageStart(images.appB)).toBe(FLASH);
-    const r = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}`, '-D', binFile);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain(`Downloading element to address = 0x08000000, size = ${bin.length}`);
-    expect(r.stdout).toContain('Erase    done.');
-    expect(r.stdout).toContain('Download done.');
-    expect(r.stdout).toContain('File downloaded successfully');
-    expect(flashBytes(FLASH, bin.length)).toEqual(bin);
-    // The rest of sector 0 was erased with it.
-    expect(flashBytes(FLASH + bin.length, 256).every((b) => b === 0xff)).toBe(true);
-    expect(rig.board.runningCode).toBe('bootloader');
+  describe('at real speed (the default of `dfu-hil sim expose`)', () => {
+    beforeEach(() => expose(1));
+
+    it('a client whose timeout is shorter than the erase fails as on a bench: the 8.8 s mass erase outlasts dfu-util\'s 5 s GETSTATUS', async () => {
+      const started = performance.now();
+      const r = await dfuUtil('-a', '0', '-s', `${hex(FLASH)}:mass-erase:force`);
+      // dfu-util waits bwPollTimeout (1000 ms), then its next GETSTATUS is held past libusb's 5 s
+      // timeout: errx(EX_IOERR, "Error during special command \"MASS_ERASE\" get_status").
+      expect(r.exitCode).toBe(74);
+      expect(r.stderr).toContain('Error during special command "MASS_ERASE" get_status');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(6000);
+    });
   });
+});
 
-  it('downloads a .dfu (addresses from the file) and uploads it back byte-identical', async () => {
-    const bin = imageToBin(images.appB);
-    const down = await dfuUtil('-a', '0', '-D', dfuFile);
-    expect(down.exitCode).toBe(0);
-    expect(down.stdout).toContain('Done parsing DfuSe file');
-    expect(flashBytes(FLASH, bin.length)).toEqual(bin);
-
-    // Whole transfers: the ROM places block N at (N - 2) x wLength of that request (AN3156 §4.1),
-    // so only uploads in whole 1024-byte transfers read back what is there (see the next test).
-    const whole = Math.ceil(bin.length / 1024) * 1024;
-    const uploaded = path.join(dir, 'uploaded.bin');
-    await rm(uploaded, { force: true });
-    const up = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}:${whole}`, '-U', uploaded);
-    expect(up.exitCode).toBe(0);
-    expect(up.stdout).toContain('Upload done.');
-    const back = new Uint8Array(await readFile(uploaded));
-    expect(back.length).toBe(whole);
-    expect(back.subarray(0, bin.length)).toEqual(bin);
-    expect(back.subarray(bin.length).every((b) => b === 0xff)).toBe(true);
+describe.skipIf(skipReason !== undefined)(`dfu-util across two \`dfu-hil sim expose\` runs: one board${suffix}`, () => {
+  let tmp: string;
+  beforeEach(async () => {
+    tmp = await mkdtemp(path.join(tmpdir(), 'dfu-hil-expose-'));
+    await writeFile(path.join(tmp, 'rigs.yaml'), 'default: sim-a\nrigs:\n  sim-a:\n    kind: sim\n    usb: { serial: "200364500000" }\n');
   });
+  afterEach(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-  it('an upload whose length is not whole transfers gets its short last block from (N - 2) x wLength, as AN3156 defines', async () => {
-    const length = 2 * 1024 + 100;
-    const uploaded = path.join(dir, 'short-tail.bin');
-    await rm(uploaded, { force: true });
-    const up = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}:${length}`, '-U', uploaded);
-    expect(up.exitCode).toBe(0);
-    const back = new Uint8Array(await readFile(uploaded));
-    expect(back.subarray(0, 2048)).toEqual(flashBytes(FLASH, 2048));
-    // dfu-util asks for block 4 with wLength 100: the device reads (4 - 2) x 100 bytes in.
-    expect(back.subarray(2048)).toEqual(flashBytes(FLASH + 200, 100));
-  });
+  async function cli(...argv: string[]): Promise<{ code: number; stdout: string }> {
+    let stdout = '';
+    const code = await runCli(argv, {
+      stdout: { write: (t: string) => { stdout += t; } },
+      stderr: { write: () => undefined },
+      env: { DFU_HIL_STATE_DIR: path.join(tmp, 'state'), DFU_HIL_BUSY_TIME_SCALE: String(BUSY_TIME_SCALE) },
+      cwd: tmp,
+    }, defaultCliServices({ images: async () => syntheticReferenceImages() }));
+    return { code, stdout };
+  }
 
-  it('mass-erases with :mass-erase:force, leaving every byte of both banks erased', async () => {
-    expect(flashBytes(FLASH, 16).some((b) => b !== 0xff)).toBe(true);
-    const r = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}:mass-erase:force`);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('Performing mass erase, this can take a moment');
-    expect(flashBytes(FLASH, 2 * 1024 * 1024).every((b) => b === 0xff)).toBe(true);
-  });
-
-  it(':leave after a download: dfu-util exits 0 and the board boots the new image, off the bus', async () => {
-    const mark = rig.console.mark();
-    const r = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}:leave`, '-D', binFile);
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('Submitting leave request...');
-    expect(r.stdout).toContain('Transitioning to dfuMANIFEST state');
-    const banner = await rig.console.waitForReady(2000, { after: mark });
-    expect([banner.name, banner.version]).toEqual([images.identity.b.name, images.identity.b.version]);
-    expect(rig.board.runningCode).toBe('app');
-    const list = await dfuUtil('-l');
-    expect(list.stdout).not.toContain('Found DFU');
-  });
-
-  it('with the leave race armed, dfu-util fails the way it does on a bench: exit 74, "Error during download get_status"', async () => {
-    rig.faults.leaveRace();
-    const r = await dfuUtil('-a', '0', '-s', `0x${FLASH.toString(16)}:leave`, '-D', binFile);
-    expect(r.exitCode).toBe(74);
-    expect(r.stderr).toContain('Error during download get_status');
-    // The image was written all the same, and the board left the bootloader.
-    expect(flashBytes(FLASH, imageToBin(images.appB).length)).toEqual(imageToBin(images.appB));
-    await rig.console.waitForReady(2000);
-    expect(rig.board.runningCode).toBe('app');
+  it('the second dfu-util meets the dfuERROR the first one left, as on a bench, and clears it', async () => {
+    expect((await cli('enter')).code).toBe(0);
+    const first = JSON.parse((await cli('--json', 'sim', 'expose', '--', 'dfu-util', '-a', '0', '-s', '0x90000000:force:16', '-U', path.join(tmp, 'x.bin'))).stdout) as { exitCode: number; running: string };
+    expect(first).toMatchObject({ exitCode: 74, running: 'bootloader' });
+    const saved = await new SimStateStore(path.join(tmp, 'state'), 'sim-a').load();
+    expect(saved?.dfu).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget });
+    const second = JSON.parse((await cli('--json', 'sim', 'expose', '--', 'dfu-util', '-a', '0', '-s', '0x08000000:16', '-U', path.join(tmp, 'y.bin'))).stdout) as { exitCode: number; output: string };
+    expect(second.exitCode).toBe(0);
+    // dfu-util main.c: a device found in dfuERROR is cleared before anything else.
+    expect(second.output).toContain('DFU state(10) = dfuERROR, status(1) = File is not targeted for use by this device\nClearing status');
   });
 });

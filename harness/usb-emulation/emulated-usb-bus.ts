@@ -1,9 +1,13 @@
-import { holdTime, releaseTime, type Clock } from '../clock/clock.js';
+import { holdTime, releaseTime, systemClock, type Clock } from '../clock/clock.js';
 import { getDescriptorSetup } from '../usb/descriptors.js';
 import type { GadgetReply, UsbConnector, UsbGadget } from '../usb/gadget.js';
 import { DescriptorType, isDeviceToHost, type SetupPacket } from '../usb/spec.js';
+import { BusyTimePacer } from './busy-time-pacer.js';
 import { UsbEmulationError } from './errors.js';
 import type { ForwardedControl, UmockdevBridge } from './umockdev-bridge.js';
+
+/** What the bus needs of the bridge process (a stand-in in tests). */
+export type EmulationBridge = Pick<UmockdevBridge, 'add' | 'remove' | 'reply' | 'running'>;
 
 /** URB statuses a real host controller reports (negated errnos, as in `urb->status`). */
 const UrbStatus = { Stall: -32 /* EPIPE */, Shutdown: -108 /* ESHUTDOWN */, Protocol: -71 /* EPROTO */ } as const;
@@ -26,6 +30,13 @@ export interface EmulatedUsbBusOptions {
   settle?: (change: EmulatedBusChange) => Promise<void>;
   /** Link speed reported in sysfs, Mb/s; the STM32H7's OTG_FS runs at full speed. */
   speedMbps?: number;
+  /**
+   * Wall milliseconds per virtual millisecond of device-busy time, for real clients (see
+   * busy-time-pacer.ts); absent or 0: no pacing, the board keeps pure virtual time.
+   */
+  busyTimeScale?: number;
+  /** Real time, for the pacing; default the system clock. */
+  wallClock?: Clock;
 }
 
 interface Presence {
@@ -45,8 +56,12 @@ export class EmulatedUsbBus {
   private readonly unwatch: Array<() => void> = [];
   private pending: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private readonly pacer: BusyTimePacer | undefined;
 
-  constructor(private readonly bridge: UmockdevBridge, private readonly options: EmulatedUsbBusOptions) {}
+  constructor(private readonly bridge: EmulationBridge, private readonly options: EmulatedUsbBusOptions) {
+    const scale = options.busyTimeScale ?? 0;
+    this.pacer = scale > 0 ? new BusyTimePacer(options.clock, options.wallClock ?? systemClock, scale) : undefined;
+  }
 
   /** Follows `connector`: what it carries now, and every later change, appears on the emulated bus. */
   addConnector(connector: UsbConnector): void {
@@ -111,9 +126,15 @@ export class EmulatedUsbBus {
       return;
     }
     const isIn = isDeviceToHost(setup);
+    const pacer = this.pacer;
+    const arrival = pacer?.arrive();
     const work = Promise.resolve().then(() => presence.gadget.control(setup, isIn ? undefined : transfer.data));
     void releaseTime(this.options.clock, work).then(
-      (reply) => this.answer(tag, setup, reply),
+      async (reply) => {
+        if (pacer && arrival) await pacer.settle(arrival);
+        this.answer(tag, setup, reply);
+        pacer?.answered();
+      },
       () => this.bridge.reply(tag, UrbStatus.Protocol),
     );
   }

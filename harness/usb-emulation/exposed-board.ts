@@ -5,8 +5,35 @@ import type { Clock } from '../clock/clock.js';
 import type { CommandResult } from '../probe/command-runner.js';
 import type { UsbConnector } from '../usb/gadget.js';
 import { EmulatedUsbBus } from './emulated-usb-bus.js';
+import { UsbEmulationError } from './errors.js';
 import { UmockdevBridge } from './umockdev-bridge.js';
 import { requireUmockdev, type UmockdevTools } from './umockdev-support.js';
+
+/** The environment variable that sets {@link ExposedBoardOptions.busyTimeScale} for `dfu-hil sim expose`. */
+export const BUSY_TIME_SCALE_ENV = 'DFU_HIL_BUSY_TIME_SCALE';
+
+/** Options of {@link ExposedBoard.start}. */
+export interface ExposedBoardOptions {
+  /**
+   * Wall milliseconds per virtual millisecond of device-busy time (an erase, a write): 1 (the
+   * default) makes a simulated 1.1 s sector erase last 1.1 s for the program, 0.1 ten times less;
+   * 0 turns pacing off. Default: DFU_HIL_BUSY_TIME_SCALE, else 1.
+   */
+  busyTimeScale?: number;
+}
+
+/** The busy-time scale from the environment, or `fallback`; a value that is not a number ≥ 0 is refused. */
+export function busyTimeScaleFromEnv(env: Readonly<Record<string, string | undefined>> = process.env, fallback = 1): number {
+  const text = env[BUSY_TIME_SCALE_ENV];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new UsbEmulationError(`${BUSY_TIME_SCALE_ENV}="${text}" is not a number of wall milliseconds per simulated millisecond`, {
+      hint: `Set ${BUSY_TIME_SCALE_ENV} to 1 for real time, 0.1 for ten times faster, or 0 to turn pacing off.`,
+    });
+  }
+  return value;
+}
 
 /** Options of {@link ExposedBoard.run}. */
 export interface ExposedRunOptions {
@@ -21,10 +48,14 @@ export interface ExposedRunOptions {
 export class ExposedBoard {
   private constructor(private readonly bridge: UmockdevBridge, private readonly bus: EmulatedUsbBus) {}
 
-  /** Starts a bridge and follows `connector` on it: the bootloader appears at entry and goes at leave. */
-  static async start(board: { clock: Clock; connector: UsbConnector }, tools?: UmockdevTools): Promise<ExposedBoard> {
+  /**
+   * Starts a bridge and follows `connector` on it: the bootloader appears at entry and goes at
+   * leave. The board's device-busy time is paced to the wall clock (see {@link ExposedBoardOptions}).
+   */
+  static async start(board: { clock: Clock; connector: UsbConnector }, tools?: UmockdevTools, options: ExposedBoardOptions = {}): Promise<ExposedBoard> {
+    const busyTimeScale = options.busyTimeScale ?? busyTimeScaleFromEnv();
     const bridge = await UmockdevBridge.start(tools ?? await requireUmockdev());
-    const bus = new EmulatedUsbBus(bridge, { clock: board.clock });
+    const bus = new EmulatedUsbBus(bridge, { clock: board.clock, busyTimeScale });
     try {
       bus.addConnector(board.connector);
       await bus.settled();

@@ -58,6 +58,10 @@ struct Transfer {
     UMockdevIoctlData *urb;
     UMockdevIoctlData *buffer;
     UMockdevIoctlClient *waiter;
+    /* USBDEVFS_CONTROL: the caller's struct and data buffer, filled in when the reply comes. */
+    UMockdevIoctlData *ctrl;
+    UMockdevIoctlData *ctrl_data;
+    GSource *timeout;
     int in;
     int length; /* wLength */
     int done;
@@ -73,10 +77,14 @@ struct Device {
     uint32_t id;
     int busnum;
     int devnum;
+    int speed_mbps;
     int gone;
     char syspath[96];
     char devnode[64];
     UMockdevIoctlBase *handler;
+    /* What reading the device node gives, as on usbfs: the device descriptor, then every configuration. */
+    uint8_t *descriptors;
+    size_t descriptors_length;
     Transfer *transfers;
     int idle_reaps;
 };
@@ -171,6 +179,14 @@ static void transfer_free(Transfer *t)
         g_object_unref(t->buffer);
     if (t->waiter)
         g_object_unref(t->waiter);
+    if (t->ctrl_data)
+        g_object_unref(t->ctrl_data);
+    if (t->ctrl)
+        g_object_unref(t->ctrl);
+    if (t->timeout) {
+        g_source_destroy(t->timeout);
+        g_source_unref(t->timeout);
+    }
     g_free(t->reply);
     g_free(t);
 }
@@ -197,6 +213,38 @@ static void complete(UMockdevIoctlClient *client, long result, int error)
     umockdev_ioctl_client_complete(client, result, error);
 }
 
+/* Resolves `size` bytes at `offset` of the caller's ioctl data; if it cannot, the ioctl fails with EFAULT and NULL is returned. */
+static UMockdevIoctlData *resolve_or_fault(UMockdevIoctlClient *client, UMockdevIoctlData *data, gsize offset, gsize size)
+{
+    GError *error = NULL;
+    UMockdevIoctlData *resolved = umockdev_ioctl_data_resolve(data, offset, size, &error);
+    if (!resolved) {
+        g_clear_error(&error);
+        complete(client, -1, EFAULT);
+    }
+    return resolved;
+}
+
+/* Completes a synchronous request (SETINTERFACE, SETCONFIGURATION, CONTROL) with the device's answer. Locked by caller. */
+static void finish_waiter(Transfer *t, int status, const uint8_t *data, size_t length)
+{
+    if (status != 0) {
+        complete(t->waiter, -1, -status);
+        return;
+    }
+    if (!t->ctrl) {
+        complete(t->waiter, 0, 0);
+        return;
+    }
+    size_t n = (size_t)t->length;
+    if (t->in) {
+        n = length < n ? length : n;
+        if (n > 0 && t->ctrl_data)
+            memcpy(t->ctrl_data->data, data, n);
+    }
+    complete(t->waiter, (long)n, 0);
+}
+
 /* SETINTERFACE and SETCONFIGURATION reach the device as standard requests, as the kernel sends them. */
 static gboolean forward_standard_request(Device *dev, UMockdevIoctlClient *client, uint8_t type, uint8_t request, uint16_t value, uint16_t index)
 {
@@ -209,15 +257,68 @@ static gboolean forward_standard_request(Device *dev, UMockdevIoctlClient *clien
     return TRUE;
 }
 
+/* USBDEVFS_CONTROL's timeout: the caller gets ETIMEDOUT and a late answer finds nobody waiting. */
+static gboolean control_timed_out(gpointer data)
+{
+    uint32_t tag = GPOINTER_TO_UINT(data);
+    pthread_mutex_lock(&state_lock);
+    for (Device *dev = devices; dev; dev = dev->next) {
+        for (Transfer **link = &dev->transfers; *link; link = &(*link)->next) {
+            Transfer *t = *link;
+            if (t->tag != tag || !t->waiter)
+                continue;
+            *link = t->next;
+            complete(t->waiter, -1, ETIMEDOUT);
+            /* This source is being dispatched: do not destroy it from under itself. */
+            g_source_unref(t->timeout);
+            t->timeout = NULL;
+            transfer_free(t);
+            pthread_mutex_unlock(&state_lock);
+            return G_SOURCE_REMOVE;
+        }
+    }
+    pthread_mutex_unlock(&state_lock);
+    return G_SOURCE_REMOVE;
+}
+
+/* USBDEVFS_CONTROL: a synchronous control transfer (libusb uses it on devices a program opened itself). */
+static gboolean control_request(Device *dev, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
+{
+    UMockdevIoctlData *ctrl = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_ctrltransfer));
+    if (!ctrl)
+        return TRUE;
+    struct usbdevfs_ctrltransfer c = *(struct usbdevfs_ctrltransfer *)ctrl->data;
+    UMockdevIoctlData *data = NULL;
+    if (c.wLength > 0) {
+        data = resolve_or_fault(client, ctrl, G_STRUCT_OFFSET(struct usbdevfs_ctrltransfer, data), c.wLength);
+        if (!data) {
+            g_object_unref(ctrl);
+            return TRUE;
+        }
+    }
+    uint8_t setup[8] = { c.bRequestType, c.bRequest, c.wValue & 0xff, c.wValue >> 8, c.wIndex & 0xff, c.wIndex >> 8, c.wLength & 0xff, c.wLength >> 8 };
+    int in = (c.bRequestType & 0x80) != 0;
+    Transfer *t = g_new0(Transfer, 1);
+    t->waiter = g_object_ref(client);
+    t->ctrl = ctrl;
+    t->ctrl_data = data;
+    pthread_mutex_lock(&state_lock);
+    forward_control(dev, t, setup, in || !data ? NULL : data->data, in || !data ? 0 : c.wLength);
+    if (c.timeout > 0) {
+        /* The handler runs with umockdev's worker context as the thread default. */
+        t->timeout = g_timeout_source_new(c.timeout);
+        g_source_set_callback(t->timeout, control_timed_out, GUINT_TO_POINTER(t->tag), NULL);
+        g_source_attach(t->timeout, g_main_context_get_thread_default());
+    }
+    pthread_mutex_unlock(&state_lock);
+    return TRUE;
+}
+
 static gboolean submit_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoctlData *arg)
 {
-    GError *error = NULL;
-    UMockdevIoctlData *urb = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_urb), &error);
-    if (!urb) {
-        g_clear_error(&error);
-        complete(client, -1, EFAULT);
+    UMockdevIoctlData *urb = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_urb));
+    if (!urb)
         return TRUE;
-    }
     struct usbdevfs_urb *u = (struct usbdevfs_urb *)urb->data;
     /* The simulated devices have only the default control endpoint. */
     if (u->type != USBDEVFS_URB_TYPE_CONTROL || u->endpoint != 0 || u->buffer_length < 8) {
@@ -225,11 +326,9 @@ static gboolean submit_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoc
         complete(client, -1, u->type != USBDEVFS_URB_TYPE_CONTROL ? ENOENT : EINVAL);
         return TRUE;
     }
-    UMockdevIoctlData *buffer = umockdev_ioctl_data_resolve(urb, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer), (gsize)u->buffer_length, &error);
+    UMockdevIoctlData *buffer = resolve_or_fault(client, urb, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer), (gsize)u->buffer_length);
     if (!buffer) {
-        g_clear_error(&error);
         g_object_unref(urb);
-        complete(client, -1, EFAULT);
         return TRUE;
     }
     const uint8_t *setup = buffer->data;
@@ -315,12 +414,9 @@ static gboolean reap_urb(Device *dev, UMockdevIoctlClient *client, UMockdevIoctl
         u->status = 0;
         u->actual_length = t->length;
     }
-    GError *error = NULL;
-    UMockdevIoctlData *slot = umockdev_ioctl_data_resolve(arg, 0, sizeof(gpointer), &error);
+    UMockdevIoctlData *slot = resolve_or_fault(client, arg, 0, sizeof(gpointer));
     if (!slot) {
-        g_clear_error(&error);
         transfer_free(t);
-        complete(client, -1, EFAULT);
         return TRUE;
     }
     umockdev_ioctl_data_set_ptr(slot, 0, t->urb);
@@ -354,7 +450,6 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
     Device *dev = user_data;
     gulong request = umockdev_ioctl_client_get_request(client);
     UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-    GError *error = NULL;
 
     pthread_mutex_lock(&state_lock);
     int gone = dev->gone;
@@ -369,17 +464,30 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
 
     switch (request) {
     case USBDEVFS_GET_CAPABILITIES: {
-        UMockdevIoctlData *caps = umockdev_ioctl_data_resolve(arg, 0, sizeof(guint32), &error);
-        if (!caps) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *caps = resolve_or_fault(client, arg, 0, sizeof(guint32));
+        if (!caps)
             return TRUE;
-        }
         *(guint32 *)caps->data = USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_REAP_AFTER_DISCONNECT | USBDEVFS_CAP_ZERO_PACKET;
         complete(client, 0, 0);
         g_object_unref(caps);
         return TRUE;
     }
+    case USBDEVFS_CONNECTINFO: {
+        /* fwupd asks who the device is before it claims anything: its address, and whether it is low speed. */
+        UMockdevIoctlData *info = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_connectinfo));
+        if (!info)
+            return TRUE;
+        struct usbdevfs_connectinfo *ci = (struct usbdevfs_connectinfo *)info->data;
+        ci->devnum = (unsigned int)dev->devnum;
+        ci->slow = 0;
+        complete(client, 0, 0);
+        g_object_unref(info);
+        return TRUE;
+    }
+    case USBDEVFS_GET_SPEED:
+        /* The answer is the ioctl's result: enum usb_device_speed (linux/usb/ch9.h). */
+        complete(client, dev->speed_mbps >= 5000 ? 5 : dev->speed_mbps >= 480 ? 3 : dev->speed_mbps >= 12 ? 2 : 1, 0);
+        return TRUE;
     case USBDEVFS_CLAIMINTERFACE:
     case USBDEVFS_RELEASEINTERFACE:
     case USBDEVFS_DISCONNECT_CLAIM:
@@ -392,23 +500,17 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete(client, 0, 0);
         return TRUE;
     case USBDEVFS_SETINTERFACE: {
-        UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_setinterface), &error);
-        if (!d) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *d = resolve_or_fault(client, arg, 0, sizeof(struct usbdevfs_setinterface));
+        if (!d)
             return TRUE;
-        }
         struct usbdevfs_setinterface s = *(struct usbdevfs_setinterface *)d->data;
         g_object_unref(d);
         return forward_standard_request(dev, client, 0x01, 0x0b, (uint16_t)s.altsetting, (uint16_t)s.interface);
     }
     case USBDEVFS_SETCONFIGURATION: {
-        UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(unsigned int), &error);
-        if (!d) {
-            g_clear_error(&error);
-            complete(client, -1, EFAULT);
+        UMockdevIoctlData *d = resolve_or_fault(client, arg, 0, sizeof(unsigned int));
+        if (!d)
             return TRUE;
-        }
         unsigned int configuration = *(unsigned int *)d->data;
         g_object_unref(d);
         return forward_standard_request(dev, client, 0x00, 0x09, (uint16_t)configuration, 0);
@@ -418,6 +520,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         /* No kernel driver is bound to an emulated device. */
         complete(client, -1, ENODATA);
         return TRUE;
+    case USBDEVFS_CONTROL:
+        return control_request(dev, client, arg);
     case USBDEVFS_SUBMITURB:
         return submit_urb(dev, client, arg);
     case USBDEVFS_REAPURBNDELAY:
@@ -430,6 +534,28 @@ static gboolean handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *cl
         complete(client, -1, ENOTTY);
         return TRUE;
     }
+}
+
+/* A read of the device node: the descriptors from where this reader (one open file) left off. */
+static gboolean handle_read(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer user_data)
+{
+    (void)handler;
+    Device *dev = user_data;
+    UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+    size_t offset = GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(client), "dfu-hil-read-offset"));
+    pthread_mutex_lock(&state_lock);
+    int gone = dev->gone;
+    pthread_mutex_unlock(&state_lock);
+    if (gone) {
+        complete(client, -1, ENODEV);
+        return TRUE;
+    }
+    size_t left = offset < dev->descriptors_length ? dev->descriptors_length - offset : 0;
+    size_t n = arg->data_len > 0 && (size_t)arg->data_len < left ? (size_t)arg->data_len : left;
+    memcpy(arg->data, dev->descriptors + offset, n);
+    g_object_set_data(G_OBJECT(client), "dfu-hil-read-offset", GSIZE_TO_POINTER(offset + n));
+    complete(client, (long)n, 0);
+    return TRUE;
 }
 
 static char *hex_of(const uint8_t *data, size_t n)
@@ -494,10 +620,14 @@ static void add_device(const uint8_t *p, size_t n)
     dev->id = id;
     dev->busnum = busnum;
     dev->devnum = devnum;
+    dev->speed_mbps = speed;
     snprintf(dev->syspath, sizeof dev->syspath, "/sys/devices/usb1/1-%d", port);
     snprintf(dev->devnode, sizeof dev->devnode, "/dev/bus/usb/%03d/%03d", busnum, devnum);
     dev->handler = umockdev_ioctl_base_new();
+    dev->descriptors = g_memdup2(descriptors, descriptors_length);
+    dev->descriptors_length = descriptors_length;
     g_signal_connect(dev->handler, "handle-ioctl", G_CALLBACK(handle_ioctl), dev);
+    g_signal_connect(dev->handler, "handle-read", G_CALLBACK(handle_read), dev);
 
     GError *error = NULL;
     /* The handler must be in place before the device appears (umockdev issue #173). */
@@ -505,6 +635,7 @@ static void add_device(const uint8_t *p, size_t n)
         send_failed(id, error->message);
         g_clear_error(&error);
         g_object_unref(dev->handler);
+        g_free(dev->descriptors);
         g_free(dev);
         return;
     }
@@ -532,6 +663,7 @@ static void add_device(const uint8_t *p, size_t n)
         g_clear_error(&error);
         umockdev_testbed_detach_ioctl(testbed, dev->devnode, NULL);
         g_object_unref(dev->handler);
+        g_free(dev->descriptors);
         g_free(dev);
         return;
     }
@@ -557,7 +689,7 @@ static void remove_device(uint32_t id)
         Transfer *t = *link;
         if (t->waiter) {
             *link = t->next;
-            complete(t->waiter, -1, ENODEV);
+            finish_waiter(t, -ENODEV, NULL, 0);
             transfer_free(t);
             continue;
         }
@@ -592,7 +724,7 @@ static void take_reply(const uint8_t *p, size_t n)
                 continue;
             if (t->waiter) {
                 *link = t->next;
-                complete(t->waiter, status == 0 ? 0 : -1, status == 0 ? 0 : -status);
+                finish_waiter(t, status, p + 8, n - 8);
                 transfer_free(t);
             } else if (!t->done && !t->discarded) {
                 t->done = 1;

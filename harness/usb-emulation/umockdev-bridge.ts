@@ -84,9 +84,9 @@ export class UmockdevBridge {
     return bridge;
   }
 
-  /** Environment that makes a child process (dfu-util, a test worker) see the emulated bus. */
+  /** Environment that makes a child process (dfu-util, fwupdtool, a test worker) see the emulated bus. */
   env(): Record<string, string> {
-    return { LD_PRELOAD: this.tools.preloadLibrary, UMOCKDEV_DIR: this.rootDir };
+    return { LD_PRELOAD: `${this.tools.preloadLibrary}:${this.tools.seekShim}`, UMOCKDEV_DIR: this.rootDir };
   }
 
   /** True until the bridge is closed or has died. */

@@ -1,6 +1,7 @@
 // Finds umockdev on this machine and builds the bridge program against it. The bridge is C
 // because umockdev's ioctl handler API is a C (GObject) library; it is compiled here, from the
-// source in this folder, the first time it is needed, and cached by the hash of its source.
+// source in this folder, the first time it is needed, and cached by the hash of its source. So
+// is the small usbfs seek shim that programs opening device nodes themselves (fwupd) need.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
@@ -11,12 +12,15 @@ import { UMOCKDEV_INSTALL_HINT, UsbEmulationError } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BRIDGE_SOURCE = path.join(here, 'umockdev-bridge.c');
+const SEEK_SHIM_SOURCE = path.join(here, 'usbfs-seek-shim.c');
 const PROJECT_ROOT = path.resolve(here, '..', '..');
 
-/** What running the emulation needs: the bridge executable and umockdev's preload library. */
+/** What running the emulation needs: the bridge executable, umockdev's preload library and the seek shim. */
 export interface UmockdevTools {
   bridge: string;
   preloadLibrary: string;
+  /** Preloaded after umockdev's library into programs that see the emulated bus (usbfs-seek-shim.c says why). */
+  seekShim: string;
   umockdevVersion: string;
 }
 
@@ -46,8 +50,10 @@ export async function findUmockdevSupport(options: UmockdevSupportOptions = {}):
     .find((p) => existsSync(p));
   if (!preloadLibrary) return { available: false, reason: `umockdev's preload library (libumockdev-preload.so.0) is missing. ${UMOCKDEV_INSTALL_HINT}` };
   try {
-    const bridge = await buildBridge(options.cacheDir ?? path.join(PROJECT_ROOT, 'node_modules', '.cache', 'dfu-hil'), version);
-    return { available: true, bridge, preloadLibrary, umockdevVersion: version };
+    const cacheDir = options.cacheDir ?? path.join(PROJECT_ROOT, 'node_modules', '.cache', 'dfu-hil');
+    const bridge = await buildBridge(cacheDir, version);
+    const seekShim = await buildOnce(cacheDir, SEEK_SHIM_SOURCE, 'usbfs-seek-shim', '.so', version, ['-shared', '-fPIC'], ['-ldl']);
+    return { available: true, bridge, preloadLibrary, seekShim, umockdevVersion: version };
   } catch (error) {
     return { available: false, reason: (error as Error).message };
   }
@@ -71,22 +77,27 @@ export function versionAtLeast(version: string, wanted: readonly number[]): bool
 }
 
 async function buildBridge(cacheDir: string, umockdevVersion: string): Promise<string> {
-  const source = await readFile(BRIDGE_SOURCE);
-  const key = createHash('sha256').update(source).update(umockdevVersion).update(process.arch).digest('hex').slice(0, 16);
-  const target = path.join(cacheDir, `umockdev-bridge-${key}`);
-  if (existsSync(target)) return target;
-  await mkdir(cacheDir, { recursive: true });
   const flags = await output('pkg-config', ['--cflags', '--libs', 'umockdev-1.0']);
   if (flags === undefined) throw new UsbEmulationError(`pkg-config cannot give umockdev's compiler flags. ${UMOCKDEV_INSTALL_HINT}`);
+  const defines = versionAtLeast(umockdevVersion, [0, 18, 4]) ? ['-DUMOCKDEV_SENDS_REMOVE_UEVENT'] : [];
+  return buildOnce(cacheDir, BRIDGE_SOURCE, 'umockdev-bridge', '', umockdevVersion, defines, [...flags.split(/\s+/).filter(Boolean), '-lpthread']);
+}
+
+/** Compiles `source` into the cache once per source, umockdev version and architecture; returns the file. */
+async function buildOnce(cacheDir: string, source: string, name: string, suffix: string, umockdevVersion: string, before: string[], after: string[]): Promise<string> {
+  const text = await readFile(source);
+  const key = createHash('sha256').update(text).update(umockdevVersion).update(process.arch).digest('hex').slice(0, 16);
+  const target = path.join(cacheDir, `${name}-${key}${suffix}`);
+  if (existsSync(target)) return target;
+  await mkdir(cacheDir, { recursive: true });
   // Built beside the target and renamed, so parallel test workers never run a half-written file.
   const partial = `${target}.${process.pid}.tmp`;
   const cc = process.env.CC ?? 'gcc';
-  const defines = versionAtLeast(umockdevVersion, [0, 18, 4]) ? ['-DUMOCKDEV_SENDS_REMOVE_UEVENT'] : [];
-  const result = await execa(cc, ['-O2', '-Wall', ...defines, '-o', partial, BRIDGE_SOURCE, ...flags.split(/\s+/).filter(Boolean), '-lpthread'], { reject: false, timeout: 120_000 });
+  const result = await execa(cc, ['-O2', '-Wall', ...before, '-o', partial, source, ...after], { reject: false, timeout: 120_000 });
   if (result.exitCode !== 0) {
     await rm(partial, { force: true });
     const why = (result as { code?: string }).code === 'ENOENT' ? `no C compiler (${cc}) on PATH` : `${cc} failed:\n${result.stderr}`;
-    throw new UsbEmulationError(`cannot build the umockdev bridge: ${why}`, { hint: UMOCKDEV_INSTALL_HINT });
+    throw new UsbEmulationError(`cannot build ${path.basename(source)} for the USB emulation: ${why}`, { hint: UMOCKDEV_INSTALL_HINT });
   }
   await rename(partial, target);
   return target;

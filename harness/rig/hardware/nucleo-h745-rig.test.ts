@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { ScriptedDfuseDevice } from '../../dfu/testing/scripted-dfuse-device.js';
+import { startSimulatedBootloader } from '../../dfu/testing/simulated-dfuse.js';
 import type { CommandResult, CommandRunner } from '../../probe/command-runner.js';
 import { ProbeError } from '../../probe/probe.js';
 import { formatDeviceLine, GPIO_PORTS, type GpioRegisters } from '../../serial/console-protocol.js';
@@ -159,7 +159,7 @@ describe('NucleoH745Rig', () => {
     userUsb = new UsbSocket('1-4');
     bus.addConnector(userUsb);
     app = new ScriptedApp(clock);
-    app.onDfuJump = () => userUsb.plug(new ScriptedDfuseDevice({ clock, socket: userUsb, serialNumber: DFU_SERIAL }));
+    app.onDfuJump = () => { startSimulatedBootloader(clock, userUsb, { serialNumber: DFU_SERIAL }); };
     lockDir = await mkdtemp(path.join(os.tmpdir(), 'dfu-hil-rig-locks-'));
     opens = 0;
     failOpens = 0;
@@ -205,7 +205,8 @@ describe('NucleoH745Rig', () => {
       expect(flashed).toMatchObject({ bytesWritten: 64, erasedSectors: [0x08000000], verified: true });
 
       userUsb.watch((gadget) => { if (!gadget) app.boot(); });
-      expect(await rig.leave()).toEqual({ outcome: 'manifest' });
+      // The H7 ROM is gone before the leave's GETSTATUS completes: a typed success all the same.
+      expect(await rig.leave()).toEqual({ outcome: 'disconnected' });
       expect(await rig.waitForApp()).toMatchObject({ name: 'dfu-hil-test-app', version: '1.0.0' });
       expect(rig.trace.steps.map((s) => [s.action, s.outcome])).toEqual([
         ['enter DFU by console-jump', 'ok'], ['flash tiny.bin', 'ok'], ['leave DFU', 'ok'],
@@ -219,7 +220,8 @@ describe('NucleoH745Rig', () => {
   it('refuses to guess when two boards match the filter, listing both', async () => {
     const other = new UsbSocket('1-5');
     bus.addConnector(other);
-    for (const socket of [userUsb, other]) socket.plug(new ScriptedDfuseDevice({ clock, socket, serialNumber: DFU_SERIAL }));
+    for (const socket of [userUsb, other]) startSimulatedBootloader(clock, socket, { serialNumber: DFU_SERIAL });
+    await clock.sleep(100);
     const rig = await createNucleoH745Rig(rigConfig({ usb: { serial: DFU_SERIAL } }), context(), options());
     try {
       for (const attempt of [() => rig.openDfu(), () => rig.bootloaderPresent(), () => rig.flash({ source: 'x.bin', segments: [] })]) {
@@ -235,7 +237,7 @@ describe('NucleoH745Rig', () => {
   });
 
   it('never takes another board for its own: a different serial is named, not used', async () => {
-    app.onDfuJump = () => userUsb.plug(new ScriptedDfuseDevice({ clock, socket: userUsb, serialNumber: '3000AAAA0000' }));
+    app.onDfuJump = () => { startSimulatedBootloader(clock, userUsb, { serialNumber: '3000AAAA0000' }); };
     const rig = await createNucleoH745Rig(rigConfig(), context(), options());
     try {
       const error = await rig.enterDfu('console-jump', { timeoutMs: 500 }).catch((e: unknown) => e) as RigTestError;

@@ -7,6 +7,10 @@ import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
 import { SimulatedNucleoH745, type SimBoardState } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
 import { WordState } from '../../sim/flash/flash-bank.js';
+import { DfuRequest, DfuState, DfuStatus, decodeStatus, dfuSetup } from '../../dfu-wire/dfu.js';
+import { DfuseCommand, encodeDfuseCommand } from '../../dfu-wire/dfuse.js';
+import { InProcessUsbBus } from '../../usb/in-process-bus.js';
+import type { UsbTransport } from '../../usb/transport.js';
 import { SimStateError, SimStateStore, simStateRoot } from './sim-state-store.js';
 
 function newBoard(): { clock: VirtualClock; board: SimulatedNucleoH745 } {
@@ -72,6 +76,36 @@ describe('SimulatedNucleoH745 snapshot and restore', () => {
     expect(heard).toBe('');
   });
 
+  it('keeps the DFU session while the bootloader runs: a restored board answers with the error and pointer it had', async () => {
+    const { clock, board } = newBoard();
+    board.powerOn();
+    board.mcu.jumpTo(0x1ff0_9800);
+    const t = await openBootloader(clock, board);
+    const command = async (address: number): Promise<void> => {
+      await t.controlOut(dfuSetup(DfuRequest.Dnload, 'out', 0, 0, 5), encodeDfuseCommand(DfuseCommand.SetAddressPointer, address), 1000);
+      await status(t);
+      await status(t);
+    };
+    await command(0x0810_0000);
+    await command(0x9000_0000);
+    const state = board.snapshot();
+    expect(state.dfu).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget, addressPointer: 0x0810_0000 });
+
+    const restored = newBoard();
+    restored.board.restore(state);
+    const again = await openBootloader(restored.clock, restored.board);
+    expect(await status(again)).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget });
+    await again.controlOut(dfuSetup(DfuRequest.ClrStatus, 'out', 0, 0, 0), new Uint8Array(), 1000);
+    expect(restored.board.snapshot().dfu).toMatchObject({ state: DfuState.DfuIdle, addressPointer: 0x0810_0000 });
+  });
+
+  it('keeps no DFU session once the board runs the application again', () => {
+    const { board } = newBoard();
+    for (const s of buildTestAppImage({ name: 'a', version: '1.0.0' }).segments) board.loadImage(s.address, s.data);
+    board.powerOn();
+    expect(board.snapshot().dfu).toBeUndefined();
+  });
+
   it('stays unpowered when the state was', () => {
     const { board } = newBoard();
     const state = board.snapshot();
@@ -82,6 +116,17 @@ describe('SimulatedNucleoH745 snapshot and restore', () => {
     expect(other.isPowered).toBe(false);
   });
 });
+
+async function openBootloader(clock: VirtualClock, board: SimulatedNucleoH745): Promise<UsbTransport> {
+  const bus = new InProcessUsbBus({ clock });
+  bus.addConnector(board.usb);
+  return bus.open(await bus.waitForDevice({ vendorId: 0x0483, productId: 0xdf11 }, 1000));
+}
+
+async function status(t: UsbTransport): Promise<{ state: number; status: number }> {
+  const report = decodeStatus(await t.controlIn(dfuSetup(DfuRequest.GetStatus, 'in', 0, 0, 6), 5000))!;
+  return { state: report.state, status: report.status };
+}
 
 describe('SimStateStore', () => {
   it('has nothing saved at first, then round-trips a board through state.json and flash.bin', async () => {
@@ -107,6 +152,22 @@ describe('SimStateStore', () => {
     expect(await store.reset()).toBe(true);
     expect(await store.load()).toBeUndefined();
     expect(await store.reset()).toBe(false);
+  });
+
+  it('round-trips the DFU session, pending DNLOAD included, and refuses a malformed one', async () => {
+    const store = new SimStateStore(tmp, 'sim-h745');
+    const board = newBoard().board.snapshot();
+    const dfu = {
+      state: DfuState.DfuDnloadSync, status: DfuStatus.Ok, addressPointer: 0x0812_0000, jumpTarget: 0x0812_0000, altSetting: 0,
+      writesPoisoned: true, pending: { wValue: 3, data: Uint8Array.of(1, 2, 250), target: 'flash' as const },
+    };
+    await store.save({ ...board, running: 'bootloader', dfu });
+    const json = JSON.parse(await readFile(path.join(store.dir, 'state.json'), 'utf8')) as { dfu: Record<string, unknown> };
+    expect(json.dfu).toMatchObject({ state: 3, addressPointer: '0x08120000', pending: { wValue: 3, data: '0102fa', target: 'flash' } });
+    expect((await store.load())!.dfu).toEqual(dfu);
+    json.dfu.state = 42;
+    await writeFile(path.join(store.dir, 'state.json'), JSON.stringify(json));
+    await expect(store.load()).rejects.toThrow(/dfu: the DFU session needs state \(0\.\.10\)/);
   });
 
   it('refuses a flash file of the wrong size and names it', async () => {

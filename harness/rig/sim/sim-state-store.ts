@@ -1,7 +1,8 @@
 // Keeps a simulated board between runs, so that `dfu-hil enter` then `dfu-hil flash` act on one
 // board as they would at a bench, rather than each on a fresh one. One directory per rig:
 //
-//   <root>/sim/<rig>/state.json   format, option bytes, power, what runs, flash-word ECC states (run-length)
+//   <root>/sim/<rig>/state.json   format, option bytes, power, what runs, the DFU session while the
+//                                 bootloader runs, flash-word ECC states (run-length)
 //   <root>/sim/<rig>/flash.bin    the 2 MiB of user flash from 0x08000000
 //
 // <root> is `.dfu-hil/` next to rigs.yaml unless told otherwise; the store writes a `.gitignore`
@@ -10,6 +11,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SimBoardState } from '../../sim/board/nucleo-h745.js';
+import type { DfuSessionState } from '../../sim/bootloader/dfuse-device-model.js';
 import { FLASH_WORD_BYTES } from '../../sim/flash/flash-bank.js';
 import type { OptionRegisters } from '../../sim/option-bytes/sim-option-bytes.js';
 import { RigInfrastructureError } from '../rig.js';
@@ -43,6 +45,20 @@ interface StateFile {
   wordStates: Array<[number, number]>;
   flashFile: string;
   flashBytes: number;
+  /** The bootloader's DFU session, while the board runs it (absent in files written before it was kept). */
+  dfu?: DfuSessionFile;
+}
+
+/** A DFU session in state.json: numbers as the wire has them, addresses and data in hex. */
+interface DfuSessionFile {
+  state: number;
+  status: number;
+  addressPointer: string;
+  jumpTarget: string;
+  altSetting: number;
+  writesPoisoned: boolean;
+  afterBusy?: { state: number; status: number } | 'stuck';
+  pending?: { wValue: number; data: string; target: 'flash' | 'option-bytes' };
 }
 
 /** Where simulated rigs keep their boards: DFU_HIL_STATE_DIR (relative to `cwd`), else `.dfu-hil/` in `projectDir` (rigs.yaml's folder). */
@@ -114,6 +130,7 @@ export class SimStateStore {
       options: { current: this.decodeOptions(file.options?.current, statePath), programmed: this.decodeOptions(file.options?.programmed, statePath) },
       powered: file.powered,
       running: file.running,
+      ...(file.dfu === undefined ? {} : { dfu: decodeSession(file.dfu, statePath) }),
     };
   }
 
@@ -131,6 +148,7 @@ export class SimStateStore {
       wordStates: encodeRuns(state.wordStates),
       flashFile: FLASH_FILE,
       flashBytes: state.flash.length,
+      ...(state.dfu ? { dfu: encodeSession(state.dfu) } : {}),
     };
     // Flash first: a state.json never points at a flash image older than itself.
     await this.replace(FLASH_FILE, state.flash);
@@ -187,4 +205,39 @@ export class SimStateStore {
     }
     return out;
   }
+}
+
+function encodeSession(s: DfuSessionState): DfuSessionFile {
+  return {
+    state: s.state, status: s.status, addressPointer: hexWord(s.addressPointer), jumpTarget: hexWord(s.jumpTarget),
+    altSetting: s.altSetting, writesPoisoned: s.writesPoisoned,
+    ...(s.afterBusy ? { afterBusy: s.afterBusy === 'stuck' ? 'stuck' : { ...s.afterBusy } } : {}),
+    ...(s.pending ? { pending: { wValue: s.pending.wValue, data: Buffer.from(s.pending.data).toString('hex'), target: s.pending.target } } : {}),
+  };
+}
+
+function decodeSession(f: DfuSessionFile, file: string): DfuSessionState {
+  const byte = (v: unknown, max: number): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= max;
+  const word = (v: unknown): number => {
+    if (typeof v !== 'string' || !/^0x[0-9a-fA-F]{1,8}$/.test(v)) throw new SimStateError(file, 'dfu: an address is missing or not a hex word');
+    return Number.parseInt(v, 16);
+  };
+  if (typeof f !== 'object' || f === null || !byte(f.state, 10) || !byte(f.status, 15) || !byte(f.altSetting, 255) || typeof f.writesPoisoned !== 'boolean') {
+    throw new SimStateError(file, 'dfu: the DFU session needs state (0..10), status (0..15), altSetting and writesPoisoned');
+  }
+  const afterBusy = f.afterBusy;
+  if (afterBusy !== undefined && afterBusy !== 'stuck' && !(byte(afterBusy?.state, 10) && byte(afterBusy?.status, 15))) {
+    throw new SimStateError(file, 'dfu: afterBusy is neither "stuck" nor a state and status');
+  }
+  const pending = f.pending;
+  if (pending !== undefined && !(byte(pending?.wValue, 0xffff) && typeof pending.data === 'string' && /^([0-9a-f]{2})*$/.test(pending.data)
+    && (pending.target === 'flash' || pending.target === 'option-bytes'))) {
+    throw new SimStateError(file, 'dfu: pending is not a DNLOAD (wValue, hex data, target)');
+  }
+  return {
+    state: f.state, status: f.status, addressPointer: word(f.addressPointer), jumpTarget: word(f.jumpTarget),
+    altSetting: f.altSetting, writesPoisoned: f.writesPoisoned,
+    ...(afterBusy === undefined ? {} : { afterBusy: afterBusy === 'stuck' ? 'stuck' : { state: afterBusy.state, status: afterBusy.status } }),
+    ...(pending === undefined ? {} : { pending: { wValue: pending.wValue, data: Uint8Array.from(Buffer.from(pending.data, 'hex')), target: pending.target } }),
+  };
 }

@@ -83,7 +83,7 @@ describe('SimulatedNucleoH745', () => {
 
   it('leaves PA11/PA12 in AF10 after leave when the profile restores peripherals incompletely', async () => {
     const base = bootloaderProfiles['st-rom-v9.2']!;
-    const { clock, b } = board({ profile: { ...base, leave: { restoresPeripheralsCompletely: false } }, boot0: { kind: 'jumper', level: 1 } });
+    const { clock, b } = board({ profile: { ...base, leave: { ...base.leave, restoresPeripheralsCompletely: false } }, boot0: { kind: 'jumper', level: 1 } });
     const bus = new InProcessUsbBus({ clock });
     bus.addConnector(b.usb);
     b.loadImage(0x08000000, app());

@@ -6,6 +6,7 @@ import { UsbSocket, type UsbConnector } from '../../usb/gadget.js';
 import type { BootloaderHost, ResetCause } from '../contracts.js';
 import { Boot0RcCircuit, type Boot0RcSettings } from '../boot0/boot0-rc-circuit.js';
 import { Boot0Jumper, type Boot0Source } from '../boot0/boot0-source.js';
+import type { DfuSessionState } from '../bootloader/dfuse-device-model.js';
 import { BootloaderFaults } from '../bootloader/faults.js';
 import type { BootloaderProfile } from '../bootloader/profiles.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
@@ -72,8 +73,8 @@ export class BoardFaults {
 /**
  * What survives between two runs of a simulated board, as a real board keeps it between two
  * commands at a bench: the flash (bytes and each flash word's ECC state), the option bytes,
- * and whether it is powered and running the application or the bootloader. RAM, timers and
- * the bootloader's DFU state are not kept: a restored bootloader starts in dfuIDLE.
+ * whether it is powered and running the application or the bootloader, and, while it runs the
+ * bootloader, its DFU session (state, status, address pointer). RAM and timers are not kept.
  */
 export interface SimBoardState {
   /** The 2 MiB of user flash from 0x08000000. */
@@ -85,6 +86,8 @@ export interface SimBoardState {
   powered: boolean;
   /** What the CM7 ran when the state was taken. */
   running: 'app' | 'bootloader' | 'none';
+  /** The bootloader's DFU session, when it was running: a second host program meets what the first left. */
+  dfu?: DfuSessionState;
 }
 
 /** The host's end of the console, with the identity the serial binding reports. */
@@ -109,6 +112,10 @@ export class SimulatedNucleoH745 {
   readonly faults: BoardFaults;
   readonly debug: SimDebugPort;
   private readonly socket: UsbSocket;
+  /** The ROM bootloader of the current (or last) entry into system memory. */
+  private systemBootloader: SystemBootloader | undefined;
+  /** A DFU session the next bootloader entry resumes (set while a saved board is restored). */
+  private resumeDfu: DfuSessionState | undefined;
 
   constructor(options: SimulatedNucleoH745Options) {
     this.clock = options.clock;
@@ -136,7 +143,14 @@ export class SimulatedNucleoH745 {
     }
 
     const createCode = options.createSystemMemoryCode
-      ?? ((host: BootloaderHost) => new SystemBootloader(this.profile, host, { serialNumber: this.serialNumber, faults: this.faults.bootloader }));
+      ?? ((host: BootloaderHost) => {
+        const bootloader = new SystemBootloader(this.profile, host, {
+          serialNumber: this.serialNumber, faults: this.faults.bootloader, ...(this.resumeDfu ? { resume: this.resumeDfu } : {}),
+        });
+        this.resumeDfu = undefined;
+        this.systemBootloader = bootloader;
+        return bootloader;
+      });
     const reEnumerationMs = options.reEnumerationDelayMs ?? 100;
     this.mcu = new Stm32h745({
       clock: this.clock,
@@ -234,7 +248,13 @@ export class SimulatedNucleoH745 {
       options: { current: this.optionBytes.currentValues(), programmed: this.optionBytes.programmedValues() },
       powered: this.isPowered,
       running: this.runningCode,
+      ...this.dfuSession(),
     };
+  }
+
+  private dfuSession(): { dfu?: DfuSessionState } {
+    const session = this.runningCode === 'bootloader' ? this.systemBootloader?.sessionState() : undefined;
+    return session ? { dfu: session } : {};
   }
 
   /**
@@ -263,12 +283,18 @@ export class SimulatedNucleoH745 {
       this.optionBytes.program(state.options.programmed);
       return;
     }
-    this.powerOn();
-    this.optionBytes.program(state.options.programmed);
-    // A board can run code its boot pins would not choose (the bootloader after `dfu jump`, the
-    // application after a DfuSe leave): reach it the way it was reached, by a jump.
-    if (state.running === 'bootloader' && this.runningCode !== 'bootloader') this.mcu.jumpTo(SYSTEM_MEMORY.start);
-    if (state.running === 'app' && this.runningCode !== 'app') this.mcu.jumpTo((this.optionBytes.bootCm7Add0() << 16) >>> 0);
+    // The bootloader, whichever way it is reached below, takes up the DFU session where it was.
+    this.resumeDfu = state.running === 'bootloader' ? state.dfu : undefined;
+    try {
+      this.powerOn();
+      this.optionBytes.program(state.options.programmed);
+      // A board can run code its boot pins would not choose (the bootloader after `dfu jump`, the
+      // application after a DfuSe leave): reach it the way it was reached, by a jump.
+      if (state.running === 'bootloader' && this.runningCode !== 'bootloader') this.mcu.jumpTo(SYSTEM_MEMORY.start);
+      if (state.running === 'app' && this.runningCode !== 'app') this.mcu.jumpTo((this.optionBytes.bootCm7Add0() << 16) >>> 0);
+    } finally {
+      this.resumeDfu = undefined;
+    }
   }
 
   private restoreOptionsInForce(current: OptionRegisters): void {

@@ -2,6 +2,7 @@
 // (field-notes.md "Real-world failure modes worth simulating"). Each is one-shot unless armed
 // with `times`, and its handle says whether and when it fired.
 import type { BankNumber } from '../contracts.js';
+import { DfuRequest } from '../../dfu-wire/dfu.js';
 import type { SetupPacket } from '../../usb/spec.js';
 
 /** Whether an armed fault has fired, and when (virtual ms of the board's clock). */
@@ -71,6 +72,12 @@ class TransferCounter {
   private seen = 0;
   constructor(private readonly trigger: TransferTrigger) {}
 
+  /** Counts one UPLOAD data block (the caller knows it is one); true when this is the one to hit. */
+  hitUpload(): boolean {
+    this.seen += 1;
+    return this.seen >= (this.trigger.nth ?? 1);
+  }
+
   /** Counts `setup` if it matches; true when this is the transfer to hit (and every later nth one when repeating). */
   hit(setup: SetupPacket): boolean {
     const t = this.trigger;
@@ -85,7 +92,7 @@ class TransferCounter {
 }
 
 /** What the bootloader does when a transfer fault fires. */
-export type TransferFaultAction = { type: 'stall' } | { type: 'disconnect'; reattachAfterMs: number | undefined };
+export type TransferFaultAction = { type: 'stall' } | { type: 'ignore' } | { type: 'disconnect'; reattachAfterMs: number | undefined };
 
 /**
  * The faults armed on one simulated bootloader. Specs arm them; the bootloader consults them
@@ -93,7 +100,10 @@ export type TransferFaultAction = { type: 'stall' } | { type: 'disconnect'; reat
  */
 export class BootloaderFaults {
   private readonly transfer: Array<{ fault: ArmedFault; counter: TransferCounter; action: TransferFaultAction }> = [];
-  private readonly firstStatus: ArmedFault[] = [];
+  private readonly firstStatus: Array<{ fault: ArmedFault; stalls: number }> = [];
+  private readonly skipBusy: Array<{ fault: ArmedFault; on: 'command' | 'data' | undefined }> = [];
+  private readonly shortUploads: Array<{ fault: ArmedFault; counter: TransferCounter; bytes: number }> = [];
+  private readonly leaveStays: ArmedFault[] = [];
   private readonly pollLies: Array<{ fault: ArmedFault; reportMs: number; busyMs: number | undefined; on: BusyOperation | undefined }> = [];
   private readonly programCuts: Array<{ fault: ArmedFault; remaining: number }> = [];
   private readonly eraseCuts: Array<{ fault: ArmedFault; bank: BankNumber; sector: number; fraction: number }> = [];
@@ -113,10 +123,47 @@ export class BootloaderFaults {
     return fault;
   }
 
-  /** STALLs the first GETSTATUS after a DfuSe command or write, before executing it (seen on the STM32L4 ROM). */
-  stallFirstGetStatusAfterCommand(options: Repeat = {}): FaultHandle {
-    const fault = new ArmedFault('STALL of the first GETSTATUS after a command', options.times ?? 1);
-    this.firstStatus.push(fault);
+  /** The device ACKs the chosen (OUT) transfer and does nothing with it: a CLRSTATUS that does not clear, a DNLOAD that is dropped. */
+  ignoreAt(trigger: TransferTrigger, options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault(`ignore ${describeTrigger(trigger)}`, options.times ?? 1);
+    this.transfer.push({ fault, counter: new TransferCounter(trigger), action: { type: 'ignore' } });
+    return fault;
+  }
+
+  /**
+   * STALLs the first GETSTATUS after a DfuSe command or write, before executing it (seen on the
+   * STM32L4 ROM; dfu-util retries such a stall 3 times). `stalls` GETSTATUS in a row are stalled
+   * per command (default 1), for `times` commands (default 1).
+   */
+  stallFirstGetStatusAfterCommand(options: Repeat & { stalls?: number } = {}): FaultHandle {
+    const stalls = options.stalls ?? 1;
+    const fault = new ArmedFault(`STALL of the first ${stalls === 1 ? 'GETSTATUS' : `${stalls} GETSTATUS`} after a command`, options.times ?? 1);
+    this.firstStatus.push({ fault, stalls });
+    return fault;
+  }
+
+  /**
+   * The first GETSTATUS after a DNLOAD (of a command, of a data block, or either) answers with the
+   * outcome at once, never showing dfuDNBUSY: what dfu-util has accepted for data blocks since an
+   * STM32U5 bootloader was seen doing it (dfu-util src/dfuse.c).
+   */
+  skipBusyState(options: Repeat & { on?: 'command' | 'data' } = {}): FaultHandle {
+    const fault = new ArmedFault(`no dfuDNBUSY after a ${options.on ?? 'command or data'} DNLOAD`, options.times ?? 1);
+    this.skipBusy.push({ fault, on: options.on });
+    return fault;
+  }
+
+  /** The chosen UPLOAD data block (counted among data blocks since armed) answers with only `bytes` bytes: a short frame. */
+  shortUpload(trigger: { nth?: number }, bytes: number, options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault(`short UPLOAD #${trigger.nth ?? 1} of ${bytes} bytes`, options.times ?? 1);
+    this.shortUploads.push({ fault, counter: new TransferCounter({ request: DfuRequest.Upload, ...trigger }), bytes });
+    return fault;
+  }
+
+  /** Leave: the device answers dfuMANIFEST and then never leaves; it waits for a USB reset in dfuMANIFEST-WAIT-RESET. */
+  leaveNeverHappens(options: Repeat = {}): FaultHandle {
+    const fault = new ArmedFault('leave never happens', options.times ?? 1);
+    this.leaveStays.push(fault);
     return fault;
   }
 
@@ -150,8 +197,9 @@ export class BootloaderFaults {
 
   /** Every fault armed so far. */
   all(): FaultHandle[] {
-    return [...this.transfer.map((t) => t.fault), ...this.firstStatus, ...this.pollLies.map((p) => p.fault),
-      ...this.programCuts.map((p) => p.fault), ...this.eraseCuts.map((e) => e.fault), ...this.leaveRaces];
+    return [...this.transfer.map((t) => t.fault), ...this.firstStatus.map((f) => f.fault), ...this.pollLies.map((p) => p.fault),
+      ...this.programCuts.map((p) => p.fault), ...this.eraseCuts.map((e) => e.fault), ...this.leaveRaces, ...this.skipBusy.map((b) => b.fault),
+      ...this.shortUploads.map((u) => u.fault), ...this.leaveStays];
   }
 
   /** For the bootloader: a transfer fault that hits `setup`, if any. Every active trigger counts the transfer. */
@@ -165,9 +213,34 @@ export class BootloaderFaults {
     return action;
   }
 
-  /** For the bootloader: true when the first GETSTATUS after a command must be stalled. */
-  onFirstStatusAfterCommand(now: number): boolean {
-    return this.take(this.firstStatus.find((f) => f.active), now);
+  /** For the bootloader, at a DNLOAD: how many GETSTATUS in a row to stall before executing it (0 for none). */
+  onCommandStalls(now: number): number {
+    const armed = this.firstStatus.find((f) => f.fault.active);
+    if (!armed) return 0;
+    armed.fault.fire(now);
+    return armed.stalls;
+  }
+
+  /** For the bootloader: true when the GETSTATUS after this DNLOAD (a command or a data block) must skip dfuDNBUSY. */
+  onDownload(kind: 'command' | 'data', now: number): boolean {
+    return this.take(this.skipBusy.find((b) => b.fault.active && (b.on === undefined || b.on === kind))?.fault, now);
+  }
+
+  /** For the bootloader: a byte count this UPLOAD is cut to, if a short-upload fault hits it. */
+  onUpload(now: number): number | undefined {
+    let bytes: number | undefined;
+    for (const u of this.shortUploads) {
+      // Every UPLOAD counts, so each trigger's nth is among all UPLOADs since it was armed.
+      if (!u.fault.active || !u.counter.hitUpload() || bytes !== undefined) continue;
+      u.fault.fire(now);
+      bytes = u.bytes;
+    }
+    return bytes;
+  }
+
+  /** For the bootloader: true when the leave must answer dfuMANIFEST and then not happen. */
+  onLeaveStays(now: number): boolean {
+    return this.take(this.leaveStays.find((f) => f.active), now);
   }
 
   /** For the bootloader: a lie about the poll timeout of `operation`, if armed. */

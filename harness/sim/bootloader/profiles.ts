@@ -4,7 +4,8 @@
 // values marked "unconfirmed" are documented defaults, not observations.
 import type { DfuFunctionalDescriptor } from '../../usb/descriptors.js';
 import type { ResetCause } from '../contracts.js';
-import { DfuDeviceStatus, DfuseCommand } from './dfu-wire.js';
+import { DfuStatus } from '../../dfu-wire/dfu.js';
+import { DfuseCommand } from '../../dfu-wire/dfuse.js';
 
 /** What memory an alternate setting reaches. */
 export type AltTarget = 'flash' | 'option-bytes';
@@ -75,6 +76,13 @@ export interface BootloaderProfile {
   outOfRangeStatus: number;
   /** Status for read, write and erase while readout-protected (AN3156 Table 4). */
   readProtectedStatus: number;
+  /** The "Option Bytes" alternate setting's memory (alt 1 on ST's ROM). */
+  optionBytes: {
+    /** Bytes an UPLOAD from the option-byte base may read (the register window the ROM exposes). */
+    readSize: number;
+    /** Sizes a DNLOAD of the whole option-byte block may have; any other size fails with the out-of-range status. */
+    writeSizes: number[];
+  };
   quirks: {
     /** A sector erase in bank 2 reports dfuDNBUSY on every GETSTATUS until CLRSTATUS (the erase still completes). */
     bank2EraseStaysBusy: boolean;
@@ -84,9 +92,20 @@ export interface BootloaderProfile {
   leave: {
     /** Passed to BootloaderHost.restorePeripherals: true when every peripheral the bootloader used is back at reset values. */
     restoresPeripheralsCompletely: boolean;
+    /**
+     * What the host sees of the GETSTATUS that starts the leave. 'lost': the device drops off the
+     * bus and jumps before the transfer's status stage completes, so that GETSTATUS fails on the
+     * host (dfu-util: "Error during download get_status", exit 74) while the application starts.
+     * 'completes': it answers dfuMANIFEST, then drops off after `timing.disconnectDelayMs`.
+     */
+    statusStage: 'lost' | 'completes';
   };
-  /** DFU_DETACH in DFU mode: 'stall' treats it as any request invalid in the state; 'ignore' ACKs it and changes nothing. */
-  detach: 'stall' | 'ignore';
+  /**
+   * DFU_DETACH in DFU mode: 'ignore' ACKs it and stays in DFU mode (back in dfuIDLE from the
+   * idle and sync states); 'system-reset' ACKs it, then resets the chip; 'stall' refuses it as a
+   * request the state does not allow.
+   */
+  detach: 'ignore' | 'system-reset' | 'stall';
   /** A USB bus reset: 'to-idle' drops any transfer in progress and returns to dfuIDLE; 'keep-state' changes nothing. */
   busReset: 'to-idle' | 'keep-state';
   /** The reset cause the option-byte write's system reset leaves in RCC_RSR. */
@@ -121,13 +140,15 @@ const H7_ROM_BASE: BootloaderProfile = {
       { name: '@Internal Flash   /0x08000000/16*128Kg', iInterface: 6, target: 'flash' },
       { name: '@Option Bytes   /0x5200201C/01*128 e', iInterface: 7, target: 'option-bytes' },
     ],
-    // §2: wTransferSize 1024 and bcdDFUVersion 0x011A (H). bmAttributes/wDetachTimeOut not found for the
-    // ROM: unconfirmed default CanDnload|CanUpload (0x03), not manifestation-tolerant (AN3156 §5.5), no
-    // WillDetach, wDetachTimeOut 255 ms as in ST's Cube DFU class.
-    functional: { bmAttributes: 0x03, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a },
+    // §2: wTransferSize 1024 and bcdDFUVersion 0x011A (H). bmAttributes and wDetachTimeOut are not
+    // found for the H7 ROM (unconfirmed): 0x0B (bitCanDnload | bitCanUpload | bitWillDetach, not
+    // manifestation-tolerant as AN3156 §5.5 says) and 255 ms, as `dfu-util -v` logs of other ST ROMs
+    // at 0483:df11 show and as ST's DFU class defines them (USBD_DFU_BM_ATTRIBUTES 0x0B,
+    // USBD_DFU_DETACH_TIMEOUT 0xFF: STMicroelectronics/stm32-mw-usb-device Class/DFU/Inc/usbd_dfu.h).
+    functional: { bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a },
     langIds: [0x0409],
   },
-  commands: [DfuseCommand.GetCommands, DfuseCommand.SetAddressPointer, DfuseCommand.Erase, DfuseCommand.ReadUnprotect],
+  commands: [DfuseCommand.Get, DfuseCommand.SetAddressPointer, DfuseCommand.Erase, DfuseCommand.ReadUnprotect],
   // §1: RAM the bootloader accepts for read/write/go (AN2606 Tables 135, 226).
   ramRanges: [{ start: 0x2000_4100, end: 0x2001_ffff }, { start: 0x2400_5000, end: 0x2407_ffff }],
   // §1: system memory 0x1FF00000-0x1FF1E7FF.
@@ -148,14 +169,34 @@ const H7_ROM_BASE: BootloaderProfile = {
     leave: 0,
   },
   // §1: 8-byte alignment (AN2606 §4.6, H); the status it fails with is not documented: errTARGET is unconfirmed.
-  writeAlignment: { bytes: 8, errorStatus: DfuDeviceStatus.ErrTarget },
-  outOfRangeStatus: DfuDeviceStatus.ErrTarget,
-  readProtectedStatus: DfuDeviceStatus.ErrVendor,
+  writeAlignment: { bytes: 8, errorStatus: DfuStatus.ErrTarget },
+  outOfRangeStatus: DfuStatus.ErrTarget,
+  readProtectedStatus: DfuStatus.ErrVendor,
+  optionBytes: {
+    // STM32CubeProgrammer uploads 308 bytes from 0x5200201C on H743 (its verbose log in
+    // https://community.st.com/s/question/0D53W00000HM7kF/stm32cubeprogrammer-fail-to-connect-over-dfu): the option registers of
+    // both banks, FLASH+0x1C to +0x14F. The layout string says 01*128 (H), which covers bank 1 only;
+    // the ROM reads the whole window all the same.
+    readSize: 308,
+    // The layout's 128-byte block (H), and the 308-byte window, assuming CubeProgrammer writes back
+    // what it reads (unconfirmed: no write size is documented for this ROM).
+    writeSizes: [128, 308],
+  },
   quirks: { bank2EraseStaysBusy: false, flashCommandDuringEraseHangs: false },
-  // §3: AN3156 says the peripherals used go back to reset values; AN2606 says "occasionally not all". Default: complete.
-  leave: { restoresPeripheralsCompletely: true },
-  // §8: DETACH is not valid in any DFU-mode state.
-  detach: 'stall',
+  leave: {
+    // §3: AN3156 says the peripherals used go back to reset values; AN2606 says "occasionally not all". Default: complete.
+    restoresPeripheralsCompletely: true,
+    // After `dfu-util -s 0x08000000:leave -D app.bin`, H743/H750 boards print "Submitting leave
+    // request..." then "Error during download get_status" and exit 74 while the application starts
+    // (apache/nuttx weact-stm32h750 doc; the same with dfu-util 0.11 in other projects' reports).
+    // ST's DFU class leaves from EP0_TxReady, after the GETSTATUS data went out and before its status
+    // stage (DFU_Leave calls USBD_Stop: stm32-mw-usb-device usbd_dfu.c). The clean answer is 'completes'.
+    statusStage: 'lost',
+  },
+  // "The Detach request is not meaningful in the case of the bootloader" (AN3156 Table 2), and
+  // ST's DFU class ACKs it (DFU_Detach in usbd_dfu.c); on a real H7, `dfu-util -R` ends with no
+  // "can't detach". What the ROM does next is not documented: default nothing (it stays in DFU mode).
+  detach: 'ignore',
   // Unconfirmed: the ROM's USB stack is assumed to restart its DFU class on a bus reset.
   busReset: 'to-idle',
   // Unconfirmed: a software system reset (NVIC_SystemReset) is assumed for both.

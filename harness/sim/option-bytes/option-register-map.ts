@@ -7,6 +7,12 @@
 export const OPTION_BLOCK_BASE = 0x5200_201c;
 /** The block size the H7 ROM's layout string gives ("01*128 e"). */
 export const OPTION_BLOCK_SIZE = 128;
+/**
+ * The register window from 0x5200201C to FLASH+0x150, both banks' option registers: what
+ * STM32CubeProgrammer reads on H743 over DFU (308 bytes, in its log in
+ * https://community.st.com/s/question/0D53W00000HM7kF/stm32cubeprogrammer-fail-to-connect-over-dfu).
+ */
+export const OPTION_WINDOW_SIZE = 308;
 
 /** Byte offsets of the registers inside the block (FLASH register offset − 0x1C). */
 export const OptionRegisterOffset = {
@@ -24,7 +30,14 @@ export const OptionRegisterOffset = {
   BOOT4_CUR: 0x2c, // FLASH+0x48
   BOOT4_PRG: 0x30, // FLASH+0x4C
   // 0x34..0x44: CRCCR1, CRCSADD1, CRCEADD1, CRCDATA, ECC_FA1 (FLASH+0x50..0x60); the rest is reserved.
-  // The bank-2 PRAR/SCAR/WPSN registers sit at FLASH+0x128..0x13C, outside this block.
+  // The bank-2 PRAR/SCAR/WPSN registers sit at FLASH+0x128..0x13C, outside the 128-byte block but
+  // inside the 308-byte window.
+  PRAR_CUR2: 0x10c, // FLASH+0x128
+  PRAR_PRG2: 0x110, // FLASH+0x12C
+  SCAR_CUR2: 0x114, // FLASH+0x130
+  SCAR_PRG2: 0x118, // FLASH+0x134
+  WPSN_CUR2: 0x11c, // FLASH+0x138
+  WPSN_PRG2: 0x120, // FLASH+0x13C
 } as const;
 
 /** FLASH_OPTSR bit fields (CMSIS FLASH_OPTSR_*_Pos). */

@@ -54,6 +54,18 @@ describe('SimOptionBytes', () => {
     expect(word(ob.readBlock(), OptionRegisterOffset.BOOT7_CUR)).toBe(0x1ff0_1ff0);
   });
 
+  it('shows both banks in the 308-byte window from 0x5200201C, and programs bank 2 from it', () => {
+    const ob = new SimOptionBytes({ initial: { wpsn2: 0x7f } });
+    const window = ob.readWindow();
+    expect(window.length).toBe(308);
+    expect(window.subarray(0, 128)).toEqual(ob.readBlock());
+    expect(word(window, OptionRegisterOffset.WPSN_CUR2)).toBe(0x7f);
+    setWord(window, OptionRegisterOffset.WPSN_PRG2, 0x3f);
+    ob.programBlock(window);
+    ob.loadAtReset();
+    expect(ob.writeProtectedSectors(2)).toEqual([6, 7]);
+  });
+
   it('refuses a block of the wrong size', () => {
     expect(() => new SimOptionBytes().programBlock(new Uint8Array(64))).toThrow(OptionBlockError);
   });

@@ -3,6 +3,7 @@ import type { BankNumber, FlashBusy, OptionBytesStore, RdpLevel } from '../contr
 import { DEFAULT_FLASH_TIMING } from '../flash/flash-timing.js';
 import {
   FACTORY_BOOT4, FACTORY_BOOT7, FACTORY_EMPTY_AREA, FACTORY_OPTSR, FACTORY_WPSN, OPTION_BLOCK_BASE, OPTION_BLOCK_SIZE,
+  OPTION_WINDOW_SIZE,
   OPTSR_PROGRAMMABLE, OptionRegisterOffset, Optsr, RdpByte,
 } from './option-register-map.js';
 
@@ -50,7 +51,7 @@ export interface SimOptionBytesOptions {
 /** The option-byte block written to the bootloader had the wrong size. */
 export class OptionBlockError extends DfuHilError {
   constructor(readonly length: number) {
-    super('sim-option-block', `an option-byte block must be exactly ${OPTION_BLOCK_SIZE} bytes, got ${length}`, {
+    super('sim-option-block', `an option-byte block must be exactly ${OPTION_BLOCK_SIZE} or ${OPTION_WINDOW_SIZE} bytes, got ${length}`, {
       hint: 'Read the whole block from 0x5200201C first, change the *_PRG words, and write all 128 bytes back.',
     });
   }
@@ -76,6 +77,7 @@ const u32 = (v: number): number => v >>> 0;
 export class SimOptionBytes implements OptionBytesStore {
   readonly base = OPTION_BLOCK_BASE;
   readonly blockSize = OPTION_BLOCK_SIZE;
+  readonly windowSize = OPTION_WINDOW_SIZE;
   private readonly programMs: number;
   private flash: RegressibleFlash | undefined;
   private current: OptionRegisters;
@@ -110,7 +112,12 @@ export class SimOptionBytes implements OptionBytesStore {
    * the PRG registers the values programmed; status, CRC and ECC registers read 0.
    */
   readBlock(): Uint8Array {
-    const out = new Uint8Array(OPTION_BLOCK_SIZE);
+    return this.readWindow().slice(0, OPTION_BLOCK_SIZE);
+  }
+
+  /** The 308-byte window from 0x5200201C: the block, then up to the bank-2 option registers (FLASH+0x128..0x13C). */
+  readWindow(): Uint8Array {
+    const out = new Uint8Array(OPTION_WINDOW_SIZE);
     const view = new DataView(out.buffer);
     const put = (offset: number, value: number): void => view.setUint32(offset, u32(value), true);
     put(OptionRegisterOffset.OPTSR_CUR, this.current.optsr);
@@ -125,17 +132,23 @@ export class SimOptionBytes implements OptionBytesStore {
     put(OptionRegisterOffset.BOOT7_PRG, this.programmed.boot7);
     put(OptionRegisterOffset.BOOT4_CUR, this.current.boot4);
     put(OptionRegisterOffset.BOOT4_PRG, this.programmed.boot4);
+    put(OptionRegisterOffset.PRAR_CUR2, this.current.prar2);
+    put(OptionRegisterOffset.PRAR_PRG2, this.programmed.prar2);
+    put(OptionRegisterOffset.SCAR_CUR2, this.current.scar2);
+    put(OptionRegisterOffset.SCAR_PRG2, this.programmed.scar2);
+    put(OptionRegisterOffset.WPSN_CUR2, this.current.wpsn2);
+    put(OptionRegisterOffset.WPSN_PRG2, this.programmed.wpsn2);
     return out;
   }
 
   /**
-   * Erases then programs the options from a whole 128-byte block. The values are taken from the
-   * *_PRG words, as the flash interface programs from those registers; the *_CUR words are
-   * read-only and ignored. How the ROM maps the block onto the registers is not documented
-   * (unconfirmed); this is the register-faithful reading.
+   * Erases then programs the options from a whole 128-byte block, or from the 308-byte window
+   * (bank-2 registers too). The values are taken from the *_PRG words, as the flash interface
+   * programs from those registers; the *_CUR words are read-only and ignored. How the ROM maps the
+   * block onto the registers is not documented (unconfirmed); this is the register-faithful reading.
    */
   programBlock(bytes: Uint8Array): FlashBusy {
-    if (bytes.length !== OPTION_BLOCK_SIZE) throw new OptionBlockError(bytes.length);
+    if (bytes.length !== OPTION_BLOCK_SIZE && bytes.length !== OPTION_WINDOW_SIZE) throw new OptionBlockError(bytes.length);
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     const word = (offset: number): number => view.getUint32(offset, true);
     return this.program({
@@ -145,6 +158,11 @@ export class SimOptionBytes implements OptionBytesStore {
       wpsn1: word(OptionRegisterOffset.WPSN_PRG1),
       boot7: word(OptionRegisterOffset.BOOT7_PRG),
       boot4: word(OptionRegisterOffset.BOOT4_PRG),
+      ...(bytes.length === OPTION_WINDOW_SIZE ? {
+        prar2: word(OptionRegisterOffset.PRAR_PRG2),
+        scar2: word(OptionRegisterOffset.SCAR_PRG2),
+        wpsn2: word(OptionRegisterOffset.WPSN_PRG2),
+      } : {}),
     });
   }
 
