@@ -61,6 +61,12 @@ describe('protocol errors', () => {
     const mark = rig.trace.usb.mark();
     await expect(ob.download([{ address: OPTION_BYTES, data: block }], { allowOptionBytes: true })).rejects.toThrow(/level 2/);
     expect(rig.trace.usb.since(mark).filter((e) => e.setup?.bRequest === 1)).toEqual([]);
+    // The session's raw DFU client is guarded too: the block never leaves the host.
+    await ob.setAddress(OPTION_BYTES);
+    const raw = rig.trace.usb.mark();
+    await expect(ob.dfu.download(2, block)).rejects.toThrow(/level 2/);
+    expect(rig.trace.usb.since(raw).map((e) => e.result)).toEqual(['refused (dfu-rdp2-refused)']);
+    expect((await ob.upload(OPTION_BYTES, 128))[1]).toBe(0xaa);
   });
 
   test('a transfer interrupted by the device leaving the bus ends in a typed error; a new session then flashes', async ({ rig, images, needs }) => {

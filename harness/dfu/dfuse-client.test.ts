@@ -123,7 +123,10 @@ describe('DfuSe commands', () => {
   });
 
   it('refuses Read Unprotect without allowOptionBytes, and treats the reset after it as expected', async () => {
-    const { client, device } = await session();
+    const strict = await session();
+    await expect(strict.client.readUnprotect({ allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesRefusedError);
+    expect(strict.device.log).toEqual([]);
+    const { client, device } = await session({}, { allowOptionBytes: true });
     await expect(client.readUnprotect()).rejects.toBeInstanceOf(OptionBytesRefusedError);
     expect(device.log).toEqual([]);
     device.poke(0x08000000, pattern(8));
@@ -390,12 +393,12 @@ describe('option-byte safety', () => {
   });
 
   it('refuses partial option-byte blocks', async () => {
-    const { client } = await session({}, { altSetting: 1 });
+    const { client } = await session({}, { altSetting: 1, allowOptionBytes: true });
     await expect(client.download([{ address: 0x52002020, data: new Uint8Array(8) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesFormatError);
   });
 
   it('writes the whole block when allowed, without erasing, and expects the reset after it', async () => {
-    const { client, device, transfers } = await session({}, { altSetting: 1 });
+    const { client, device, transfers } = await session({}, { altSetting: 1, allowOptionBytes: true });
     const block = obBlock(0xbb);
     const report = await client.download([{ address: 0x5200201c, data: block }], { allowOptionBytes: true });
     expect(report).toMatchObject({ outcome: 'will-reset', bytesWritten: 128, erasedSectors: [] });

@@ -10,6 +10,7 @@ import {
 } from './errors.js';
 import { MemoryLayout, type Sector } from './layout.js';
 import type { ImageSegment } from './image/firmware-image.js';
+import { guardTransport } from './guarded-transport.js';
 import { checkOptionBytesWrite, isOptionBytesTarget, refuseRdpLevel2 } from './option-bytes-guard.js';
 import {
   DFUSE_FIRST_DATA_BLOCK, DfuseCommand, DfuState, encodeDfuseCommand, formatStatus, type DfuStatusReport,
@@ -68,7 +69,10 @@ export interface DownloadOptions {
   erase?: 'touched' | 'mass' | 'none';
   /** Reads the image back after writing and throws {@link DfuVerifyError} on the first difference. */
   verify?: boolean;
-  /** Required to write the option bytes. RDP level 2 (0xCC) is refused even with it. */
+  /**
+   * This call's consent to write option bytes; the session must allow them too (its
+   * `allowOptionBytes`, a rig's policy). RDP level 2 (0xCC) is refused even with both.
+   */
   allowOptionBytes?: boolean;
   onProgress?: DfuProgressListener;
 }
@@ -129,6 +133,8 @@ export function isExpectedDisconnect(error: unknown): boolean {
  */
 export class DfuseClient {
   readonly dfu: DfuClient;
+  /** The session's policy: whether it may change option bytes at all (the rig's allowOptionBytes). */
+  readonly allowOptionBytes: boolean;
   private altSetting: InterfaceAltSetting;
   private currentLayout: MemoryLayout;
   private readonly eraseStuckMs: number;
@@ -151,8 +157,9 @@ export class DfuseClient {
   ) {
     this.dfu = new DfuClient(transport, alt.bInterfaceNumber, options.clock, {
       pollFloorMs: options.pollFloorMs, pollCeilingMs: options.pollCeilingMs, operationDeadlineMs: options.operationDeadlineMs,
-      controlTimeoutMs: options.controlTimeoutMs, statusStallRetries: options.statusStallRetries,
+      controlTimeoutMs: options.controlTimeoutMs, statusStallRetries: options.statusStallRetries, allowOptionBytes: options.allowOptionBytes,
     });
+    this.allowOptionBytes = options.allowOptionBytes === true;
     this.altSetting = alt;
     this.currentLayout = layout;
     this.eraseStuckMs = options.eraseStuckMs ?? 10_000;
@@ -174,7 +181,9 @@ export class DfuseClient {
   }
 
   /** Starts a session on a transport already open (the bus is needed only for leave's detach wait). */
-  static async attach(transport: UsbTransport, options: DfuseOpenOptions, bus?: UsbBus): Promise<DfuseClient> {
+  static async attach(raw: UsbTransport, options: DfuseOpenOptions, bus?: UsbBus): Promise<DfuseClient> {
+    // Everything this session sends, the alt-setting selection included, passes the guard.
+    const transport = guardTransport(raw, { allowOptionBytes: options.allowOptionBytes === true }, options.clock);
     const description = await transport.describe();
     const interfaceNumber = options.interfaceNumber ?? 0;
     const alts = description.configuration.interfaces.filter((i) => i.bInterfaceNumber === interfaceNumber
@@ -267,10 +276,11 @@ export class DfuseClient {
 
   /**
    * Read Unprotect (0x92): removes readout protection by erasing all flash and resetting the
-   * option bytes, then the device resets. Changes option bytes, so it needs `allowOptionBytes`.
+   * option bytes, then the device resets. Changes option bytes, so it needs `allowOptionBytes`
+   * from the call and from the session.
    */
   async readUnprotect(options: { allowOptionBytes?: boolean } = {}): Promise<ResetCommandReport> {
-    if (options.allowOptionBytes !== true) throw new OptionBytesRefusedError('send Read Unprotect (it mass-erases the flash and resets the option bytes to defaults)');
+    if (options.allowOptionBytes !== true || !this.allowOptionBytes) throw new OptionBytesRefusedError('send Read Unprotect (it mass-erases the flash and resets the option bytes to defaults)');
     try {
       await this.command(encodeDfuseCommand(DfuseCommand.ReadUnprotect), { request: 'READ_UNPROTECT' });
       return { outcome: 'completed' };
@@ -541,7 +551,7 @@ export class DfuseClient {
     for (const s of segments) refuseRdpLevel2(s);
     const optionBytes = segments.filter((s) => isOptionBytesTarget(layout, s.address, s.data.length));
     if (optionBytes.length > 0) {
-      for (const s of optionBytes) checkOptionBytesWrite(layout, s, options.allowOptionBytes === true);
+      for (const s of optionBytes) checkOptionBytesWrite(layout, s, options.allowOptionBytes === true && this.allowOptionBytes);
       if (segments.length > 1) {
         throw new DfuRangeError('overlap', segments[1]!.address, 'an option-byte write must be the only segment of its download');
       }

@@ -11,6 +11,7 @@
 import os from 'node:os';
 import { systemClock, type Clock } from '../../clock/clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { guardBus } from '../../dfu/guarded-transport.js';
 import { DfuHilError } from '../../errors.js';
 import { createExecaRunner, type CommandRunner } from '../../probe/command-runner.js';
 import { createDebugProbe, PROBE_TOOL_FEATURES } from '../../probe/probe-tools.js';
@@ -217,7 +218,8 @@ export class NucleoH745Rig implements Rig {
     const known = this.dfuDevice;
     const present = known ? (await this.matching()).find((d) => d.deviceAddress === known.deviceAddress && d.portPath === known.portPath) : undefined;
     const device = present ?? await this.waitForBootloader();
-    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
+    // The rig's policy, whatever the caller passed: it is the rig that allows option bytes.
+    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock, allowOptionBytes: this.config.allowOptionBytes });
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
@@ -435,7 +437,8 @@ export async function createNucleoH745Rig(config: RigConfig, context: RigContext
     const open = (): Promise<TestAppConsole> => openConsole({ path: consolePath, baudRate: config.console.baud, clock, log, commandTimeoutMs: config.timeouts.consoleMs });
     const first = await open();
     const keeper = new ConsoleKeeper(first, open, { clock, log, path: consolePath, reopenWithinMs: config.timeouts.enumerationMs });
-    const bus = options.bus ?? new LibusbBus({ clock, trace: new TransferTrace() });
+    // Every transport opened on the rig's bus carries the rig's option-byte policy.
+    const bus = guardBus(options.bus ?? new LibusbBus({ clock, trace: new TransferTrace() }), { allowOptionBytes: config.allowOptionBytes }, clock);
     return new NucleoH745Rig(config, context, options.images, clock, bus, keeper, log, lease, options.runner ?? createExecaRunner(), {
       pollIntervalMs: options.pollIntervalMs ?? 100,
       powerOffMs: options.powerOffMs ?? 1_000,

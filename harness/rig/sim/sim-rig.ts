@@ -1,5 +1,6 @@
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { guardBus } from '../../dfu/guarded-transport.js';
 import { DfuHilError } from '../../errors.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
@@ -100,7 +101,9 @@ export class SimRig implements Rig {
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
     if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
-    const usb = await (options.usb ?? inProcessSimUsb)({ clock, connector: board.usb, trace: new TransferTrace() });
+    const wired = await (options.usb ?? inProcessSimUsb)({ clock, connector: board.usb, trace: new TransferTrace() });
+    // Every transport opened on the rig's bus carries the rig's option-byte policy.
+    const usb = { ...wired, bus: guardBus(wired.bus, { allowOptionBytes: config.allowOptionBytes }, clock) };
     const console = await openTestAppConsole({
       path: consolePath, binding: createSimSerialBinding(board.console, { path: consolePath }), clock,
       log: new ConsoleLog(), commandTimeoutMs: config.timeouts.consoleMs,
@@ -161,7 +164,8 @@ export class SimRig implements Rig {
   /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
   async openDfu(options: Partial<DfuseOpenOptions> = {}): Promise<DfuseClient> {
     const device = this.dfuDevice && await this.bus.isPresent(this.dfuDevice) ? this.dfuDevice : await this.waitForBootloader();
-    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
+    // The rig's policy, whatever the caller passed: it is the rig that allows option bytes.
+    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock, allowOptionBytes: this.config.allowOptionBytes });
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
