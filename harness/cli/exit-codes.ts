@@ -25,8 +25,8 @@ export const ExitCode = {
   Internal: 70,
 } as const;
 
-/** What the safety rules refuse before anything reaches the board: the request was the problem, not the board. */
-const REFUSALS = new Set(['dfu-rdp2-refused', 'dfu-option-bytes-refused', 'dfu-option-bytes-format', 'dfu-guard-refused']);
+/** Refused before anything reaches the board (the safety rules, an image that cannot be read or placed): the request was the problem, not the board. */
+const REFUSALS = new Set(['dfu-rdp2-refused', 'dfu-option-bytes-refused', 'dfu-option-bytes-format', 'dfu-guard-refused', 'image-unreadable', 'image-no-address']);
 
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(error: unknown): number {

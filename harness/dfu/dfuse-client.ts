@@ -90,7 +90,9 @@ export interface DownloadReport {
   /** 'will-reset': an option-byte write, after which the device resets and leaves the bus. */
   outcome: 'written' | 'will-reset';
   bytesWritten: number;
-  /** Start addresses of the sectors erased, in order. */
+  /** How the memory was erased: sector by sector, all at once, or not at all (option bytes are never erased first). */
+  erase: 'touched' | 'mass' | 'none';
+  /** Start addresses of the sectors erased one by one, in order (empty after a mass erase). */
   erasedSectors: number[];
   recoveries: StuckEraseRecovery[];
   verified: boolean;
@@ -305,9 +307,9 @@ export class DfuseClient {
     const optionBytes = this.checkImage(segments, options);
     if (optionBytes) return this.writeOptionBytes(segments[0]!, progress);
 
-    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erasedSectors: [], recoveries: [], verified: false };
-    const padded = segments.map((s) => this.padToAlignment(s));
     const erase = options.erase ?? 'touched';
+    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erase, erasedSectors: [], recoveries: [], verified: false };
+    const padded = segments.map((s) => this.padToAlignment(s));
     if (erase === 'mass') {
       progress?.({ phase: 'erase', bytesDone: 0, bytesTotal: 1 });
       await this.massErase();
@@ -531,7 +533,7 @@ export class DfuseClient {
   }
 
   private async writeOptionBytes(segment: ImageSegment, progress: DfuProgressListener | undefined): Promise<DownloadReport> {
-    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erasedSectors: [], recoveries: [], verified: false };
+    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erase: 'none', erasedSectors: [], recoveries: [], verified: false };
     progress?.({ phase: 'download', bytesDone: 0, bytesTotal: segment.data.length });
     try {
       await this.writeBlock(segment.address, segment.data);

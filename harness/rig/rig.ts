@@ -49,6 +49,8 @@ export interface RigFlashOptions {
 /** What a flash did. */
 export interface RigFlashReport {
   bytesWritten: number;
+  /** How the flash was erased; `erasedSectors` lists sectors only for 'touched'. */
+  erase: 'touched' | 'mass' | 'none';
   erasedSectors: readonly number[];
   verified: boolean;
 }

@@ -4,8 +4,9 @@
 //   <root>/sim/<rig>/state.json   format, option bytes, power, what runs, flash-word ECC states (run-length)
 //   <root>/sim/<rig>/flash.bin    the 2 MiB of user flash from 0x08000000
 //
-// <root> is `.dfu-hil/` next to rigs.yaml unless told otherwise; the store writes a `.gitignore`
-// there so that board state never ends up in a commit. Files are replaced by rename, so a run
+// <root> is `.dfu-hil/` next to rigs.yaml unless told otherwise; when the store creates <root>
+// it writes a `.gitignore` there so that board state never ends up in a commit (a directory
+// that already existed is left as it is). Files are replaced by rename, so a run
 // killed mid-save leaves the previous state, never half of one.
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -119,8 +120,10 @@ export class SimStateStore {
 
   /** Saves `state`, replacing what was there. */
   async save(state: SimBoardState): Promise<void> {
+    const rootExisted = await stat(this.root).then(() => true, () => false);
     await mkdir(this.dir, { recursive: true });
-    await this.ignoreInGit();
+    // Only a directory dfu-hil made is dfu-hil's to mark: DFU_HIL_STATE_DIR may name a user's own.
+    if (!rootExisted) await this.ignoreInGit();
     const file: StateFile = {
       format: SIM_STATE_FORMAT,
       rig: this.rig,
