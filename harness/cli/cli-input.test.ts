@@ -123,3 +123,27 @@ describe('the simulated boards\' state directory', () => {
     expect((await readdir(own)).sort()).toEqual(['notes.txt', 'sim']);
   });
 });
+
+describe('a broken rigs.yaml', () => {
+  it('gives exit code 3 with every problem located, YAML-level ones included, in one run', async () => {
+    await writeFile(path.join(tmp, 'rigs.yaml'), 'rigs:\n  a:\n    kind: *x\n  b:\n    <<: 5\n    kind: sim\n  c: &c\n    kind: sim\n    description: *c\n  d:\n    kind: simm\n');
+    const { code, stderr } = await run('rigs');
+    expect(code).toBe(ExitCode.Config);
+    const file = path.join(tmp, 'rigs.yaml');
+    expect(stderr).toBe([
+      `dfu-hil: error: 4 problems in ${file}:`,
+      `  ${file}:3:11: rigs.a.kind: found the alias *x; expected an anchor &x defined before it`,
+      `  ${file}:5:5: rigs.b.<<: found the merge key << with "5"; expected << to take a mapping, an alias to one (<<: *defaults), or a list of them`,
+      `  ${file}:9:18: rigs.c.description: found the alias *c inside its own anchor; expected an alias to a value that does not contain it (a recursive alias has no end)`,
+      `  ${file}:11:11: rigs.d.kind: found "simm"; expected one of "sim", "nucleo-h745"`,
+      `hint: Fix ${file} (the comment at its top documents every key), then run \`dfu-hil doctor\`.`,
+      '',
+    ].join('\n'));
+    const json = await run('--json', 'rigs');
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'rig-config', problems: expect.arrayContaining([expect.stringContaining('rigs.a.kind')]) } });
+    const doctor = await run('doctor');
+    expect(doctor.code).toBe(ExitCode.Config);
+    expect(doctor.stdout).toContain('4 problems:');
+    expect(doctor.stdout).toContain('rigs.c.description: found the alias *c inside its own anchor');
+  });
+});
