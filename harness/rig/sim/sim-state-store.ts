@@ -118,12 +118,25 @@ export class SimStateStore {
     };
   }
 
+  /** Where the leases of the simulated boards under this root live. */
+  get leaseDir(): string {
+    return path.join(this.root, 'sim', '.leases');
+  }
+
+  /**
+   * Creates the root if it is missing, with a `.gitignore`. Only a directory dfu-hil made is
+   * dfu-hil's to mark: DFU_HIL_STATE_DIR may name a user's own, which is left as it is.
+   */
+  async ensureRoot(): Promise<void> {
+    if (await stat(this.root).then(() => true, () => false)) return;
+    await mkdir(this.root, { recursive: true });
+    await this.ignoreInGit();
+  }
+
   /** Saves `state`, replacing what was there. */
   async save(state: SimBoardState): Promise<void> {
-    const rootExisted = await stat(this.root).then(() => true, () => false);
+    await this.ensureRoot();
     await mkdir(this.dir, { recursive: true });
-    // Only a directory dfu-hil made is dfu-hil's to mark: DFU_HIL_STATE_DIR may name a user's own.
-    if (!rootExisted) await this.ignoreInGit();
     const file: StateFile = {
       format: SIM_STATE_FORMAT,
       rig: this.rig,
