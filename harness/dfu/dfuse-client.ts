@@ -6,7 +6,8 @@ import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS, DfuInterfaceProtocol } fro
 import type { UsbBus, UsbDeviceInfo, UsbTransport } from '../usb/transport.js';
 import { DfuClient, type DfuClientOptions } from './dfu-client.js';
 import {
-  DfuDescriptorError, DfuError, DfuRangeError, DfuStateError, DfuTimeoutError, DfuVerifyError, OptionBytesRefusedError, type DfuOperation,
+  DfuDescriptorError, DfuDisconnectedError, DfuError, DfuRangeError, DfuStateError, DfuTimeoutError, DfuVerifyError, OptionBytesRefusedError,
+  type DfuOperation,
 } from './errors.js';
 import { MemoryLayout, type Sector } from './layout.js';
 import type { ImageSegment } from './image/firmware-image.js';
@@ -102,8 +103,8 @@ export interface DownloadReport {
 export interface LeaveReport {
   /** 'manifest': GETSTATUS answered dfuMANIFEST; 'disconnected': the device left before answering. */
   outcome: 'manifest' | 'disconnected';
-  /** After which request the device was gone, when it was. */
-  goneAfter?: 'SET_ADDRESS' | 'DNLOAD' | 'GETSTATUS';
+  /** After which request of leave the device was gone, when it was (gone during SET_ADDRESS is an error, DfuDisconnectedError). */
+  goneAfter?: 'DNLOAD' | 'GETSTATUS';
   /** Whether the device then left the bus within `waitForDetachMs` (only when asked). */
   detached?: boolean;
 }
@@ -428,8 +429,8 @@ export class DfuseClient {
       try {
         await this.setAddress(address);
       } catch (error) {
-        // A device that resets on its own while we set the pointer has left as well.
-        if (isDisconnect(error)) return { outcome: 'disconnected', goneAfter: 'SET_ADDRESS' };
+        // Gone before the leave request: nothing jumped to the application, so this is no leave.
+        if (isDisconnect(error)) throw new DfuDisconnectedError({ request: 'SET_ADDRESS', address }, 'leave', { cause: error });
         throw error;
       }
     }

@@ -25,8 +25,10 @@ export interface RigFaults {
   lyingPollTimeout(reportMs: number, busyMs?: number): ArmedFault;
   /** Power is lost after `bytes` more bytes have been programmed: a sector is left half written. */
   powerLossAfterBytes(bytes: number): ArmedFault;
-  /** Garbage on the console line. */
+  /** Garbage on the console line, now (without a line end it runs into the next line). */
   consoleNoise(text: string): void;
+  /** Garbage on the console line at every reset, before the application prints anything (a UART waking up). */
+  consoleNoiseAtReset(text: string): void;
   /** Every later bootloader enumeration takes `extraMs` longer (a slow host or hub). */
   slowReEnumeration(extraMs: number): void;
   /** Disarms everything armed so far. */

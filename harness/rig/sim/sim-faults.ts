@@ -42,6 +42,10 @@ export class SimRigFaults implements RigFaults {
     this.board.faults.consoleNoise(text);
   }
 
+  consoleNoiseAtReset(text: string): void {
+    this.board.faults.noiseOnReset = Uint8Array.from(Buffer.from(text, 'latin1'));
+  }
+
   slowReEnumeration(extraMs: number): void {
     this.board.faults.slowReEnumerationMs = extraMs;
   }
@@ -49,6 +53,7 @@ export class SimRigFaults implements RigFaults {
   clear(): void {
     for (const f of this.armed.splice(0)) f.disarm();
     this.board.faults.slowReEnumerationMs = 0;
+    this.board.faults.noiseOnReset = new Uint8Array();
   }
 
   private keep(handle: FaultHandle): ArmedFault {
