@@ -14,6 +14,7 @@ import { registerEnter } from './commands/enter.js';
 import { registerFlash } from './commands/flash.js';
 import { registerGpio } from './commands/gpio.js';
 import { registerLeave } from './commands/leave.js';
+import { registerRecover } from './commands/recover.js';
 import { registerRigs } from './commands/rigs.js';
 import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
@@ -66,6 +67,7 @@ Exit codes: 0 ok, 1 the board or firmware failed, 2 usage, 3 rigs.yaml, 4 the be
   registerEnter(program, ctx);
   registerFlash(program, ctx);
   registerLeave(program, ctx);
+  registerRecover(program, ctx);
   registerGpio(program, ctx);
   registerStatus(program, ctx);
   registerSim(program, ctx);
