@@ -15,8 +15,8 @@ export interface ArmedFault {
 export interface RigFaults {
   /** The device drops off the bus right after the zero-length DNLOAD of leave, before GETSTATUS. */
   leaveRace(): ArmedFault;
-  /** The nth `request` (default the next) is answered with an EP0 STALL. */
-  stall(request: DfuRequestName, nth?: number): ArmedFault;
+  /** The nth `request` (default the next) is answered with an EP0 STALL; `times` STALLs from there (default 1). */
+  stall(request: DfuRequestName, nth?: number, times?: number): ArmedFault;
   /** The first GETSTATUS after a DfuSe command stalls (the STM32L4/F4 ROM behaviour). */
   stallFirstStatusAfterCommand(): ArmedFault;
   /** The device leaves the bus at the nth `request`; it comes back after `reattachAfterMs` if given. */
@@ -31,6 +31,10 @@ export interface RigFaults {
   consoleNoiseAtReset(text: string): void;
   /** Every later bootloader enumeration takes `extraMs` longer (a slow host or hub). */
   slowReEnumeration(extraMs: number): void;
+  /** The board loses power `afterMs` from now (its clock), whatever it is doing. */
+  powerLossIn(afterMs: number): ArmedFault;
+  /** The board is reset (NRST) `afterMs` from now (its clock), whatever it is doing. */
+  resetIn(afterMs: number): ArmedFault;
   /** Disarms everything armed so far. */
   clear(): void;
 }
