@@ -1,15 +1,12 @@
 // Bad input at the command line: what is refused before the board is touched, with which exit
 // code, and what a .bin without --address does.
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTestAppImage, createFirmwareImage, imageToBin, writeDfu } from '../dfu/image/index.js';
-import { syntheticReferenceImages } from '../rig/reference-images.js';
 import { ExitCode } from './exit-codes.js';
-import { runCli } from './main.js';
-import { defaultCliServices } from './services.js';
+import { useCliProject } from './testing/cli-project.js';
 
 const RIGS = `
 default: sim-a
@@ -21,27 +18,9 @@ rigs:
     allowOptionBytes: true
 `;
 
-let tmp: string;
-let stateDir: string;
-beforeEach(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'dfu-hil-cli-input-'));
-  stateDir = path.join(tmp, 'state');
-  await writeFile(path.join(tmp, 'rigs.yaml'), RIGS);
-});
-afterEach(async () => { await rm(tmp, { recursive: true, force: true }); });
-
-async function cli(env: Record<string, string>, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (t: string) => { stdout += t; } },
-    stderr: { write: (t: string) => { stderr += t; } },
-    env: { DFU_HIL_STATE_DIR: stateDir, ...env },
-    cwd: tmp,
-  }, defaultCliServices({ images: async () => syntheticReferenceImages() }));
-  return { code, stdout, stderr };
-}
-const run = (...argv: string[]) => cli({}, ...argv);
+const project = useCliProject(RIGS);
+const cli = (env: Record<string, string>, ...argv: string[]) => project.run(argv, { env });
+const run = (...argv: string[]) => project.run(argv);
 
 const optionBlock = (rdp: number): Uint8Array => {
   const block = new Uint8Array(128);
@@ -52,29 +31,29 @@ const optionBlock = (rdp: number): Uint8Array => {
 
 describe('dfu-hil flash refuses bad input before touching the board', () => {
   it('names a missing image file with exit code 2', async () => {
-    const missing = path.join(tmp, 'nope', 'app.hex');
+    const missing = path.join(project.dir, 'nope', 'app.hex');
     const { code, stdout, stderr } = await run('flash', missing);
     expect(code).toBe(ExitCode.Usage);
     expect(stdout).toBe('');
     expect(stderr.split('\n')[0]).toBe(`dfu-hil: error: ${missing}: cannot read the file: ENOENT: no such file or directory, open '${missing}'`);
-    expect(existsSync(stateDir)).toBe(false);
+    expect(existsSync(project.stateDir)).toBe(false);
   });
 
   it('refuses a .bin without --address whose vector table does not place it, with exit code 2 and a hint', async () => {
-    const file = path.join(tmp, 'offset.bin');
+    const file = path.join(project.dir, 'offset.bin');
     await writeFile(file, imageToBin(buildTestAppImage({ name: 'x', version: '2.0.0', loadAddress: 0x08020400 })));
     const { code, stderr } = await run('flash', file);
     expect(code).toBe(ExitCode.Usage);
     const [line, hint] = stderr.trimEnd().split('\n');
     expect(line).toBe(`dfu-hil: error: ${file}: a .bin carries no load address, and none can be derived without doubt: its vector table fits 7 load addresses (0x0801EC00, 0x0801F000, 0x0801F400, 0x0801F800, …)`);
     expect(hint).toMatch(/^hint: Give the load address, e\.g\. --address 0x08000000/);
-    expect(existsSync(stateDir)).toBe(false);
+    expect(existsSync(project.stateDir)).toBe(false);
     // With the address it flashes.
     expect((await run('flash', file, '--address', '0x08020400', '--stay')).code).toBe(0);
   });
 
   it('places a .bin whose vector table leaves no doubt, and prints the address used and how', async () => {
-    const file = path.join(tmp, 'app.bin');
+    const file = path.join(project.dir, 'app.bin');
     await writeFile(file, imageToBin(buildTestAppImage({ name: 'x', version: '2.0.0' })));
     const { code, stdout, stderr } = await run('flash', file);
     expect(code).toBe(0);
@@ -85,7 +64,7 @@ describe('dfu-hil flash refuses bad input before touching the board', () => {
   });
 
   it('reports a mass erase as such, not as "0 sectors erased"', async () => {
-    const file = path.join(tmp, 'app.dfu');
+    const file = path.join(project.dir, 'app.dfu');
     await writeFile(file, writeDfu(buildTestAppImage({ name: 'x', version: '2.0.0' })));
     const text = await run('flash', file, '--erase', 'mass', '--stay');
     expect(text.code).toBe(0);
@@ -96,13 +75,13 @@ describe('dfu-hil flash refuses bad input before touching the board', () => {
   });
 
   it('refuses option bytes on a rig that does not allow them, and RDP level 2 on any rig, with exit code 2', async () => {
-    const level1 = path.join(tmp, 'level1.dfu');
+    const level1 = path.join(project.dir, 'level1.dfu');
     await writeFile(level1, writeDfu(createFirmwareImage({ source: 'ob', format: 'synthetic', segments: [{ address: 0x5200201c, data: optionBlock(0x55) }] })));
     const strict = await run('flash', level1, '--stay');
     expect(strict.code).toBe(ExitCode.Usage);
     const errorLine = (stderr: string): string | undefined => stderr.split('\n').find((l) => l.startsWith('dfu-hil: error'));
     expect(errorLine(strict.stderr)).toBe('dfu-hil: error: refusing to write the option bytes ("Internal Flash") at 0x5200201C without allowOptionBytes');
-    const level2 = path.join(tmp, 'level2.dfu');
+    const level2 = path.join(project.dir, 'level2.dfu');
     await writeFile(level2, writeDfu(createFirmwareImage({ source: 'ob', format: 'synthetic', segments: [{ address: 0x5200201c, data: optionBlock(0xcc) }] })));
     const refused = await run('--rig', 'sim-ob', 'flash', level2, '--stay');
     expect(refused.code).toBe(ExitCode.Usage);
@@ -114,9 +93,9 @@ describe('dfu-hil flash refuses bad input before touching the board', () => {
 describe('the simulated boards\' state directory', () => {
   it('gets a .gitignore only when dfu-hil created it', async () => {
     expect((await run('enter')).code).toBe(0);
-    expect(await readdir(stateDir)).toContain('.gitignore');
+    expect(await readdir(project.stateDir)).toContain('.gitignore');
 
-    const own = path.join(tmp, 'my-project');
+    const own = path.join(project.dir, 'my-project');
     await mkdir(own);
     await writeFile(path.join(own, 'notes.txt'), 'mine');
     expect((await cli({ DFU_HIL_STATE_DIR: own }, 'enter')).code).toBe(0);
@@ -126,10 +105,10 @@ describe('the simulated boards\' state directory', () => {
 
 describe('a broken rigs.yaml', () => {
   it('gives exit code 3 with every problem located, YAML-level ones included, in one run', async () => {
-    await writeFile(path.join(tmp, 'rigs.yaml'), 'rigs:\n  a:\n    kind: *x\n  b:\n    <<: 5\n    kind: sim\n  c: &c\n    kind: sim\n    description: *c\n  d:\n    kind: simm\n');
+    await writeFile(path.join(project.dir, 'rigs.yaml'), 'rigs:\n  a:\n    kind: *x\n  b:\n    <<: 5\n    kind: sim\n  c: &c\n    kind: sim\n    description: *c\n  d:\n    kind: simm\n');
     const { code, stderr } = await run('rigs');
     expect(code).toBe(ExitCode.Config);
-    const file = path.join(tmp, 'rigs.yaml');
+    const file = path.join(project.dir, 'rigs.yaml');
     expect(stderr).toBe([
       `dfu-hil: error: 4 problems in ${file}:`,
       `  ${file}:3:11: rigs.a.kind: found the alias *x; expected an anchor &x defined before it`,

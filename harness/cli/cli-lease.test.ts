@@ -3,48 +3,29 @@
 // that loses its lease stops and fails as infrastructure, without saving over the board.
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTestAppImage, createFirmwareImage, writeDfu } from '../dfu/image/index.js';
 import { acquireRigLease } from '../rig/lock/rig-lock.js';
-import { REPO_ROOT, syntheticReferenceImages } from '../rig/reference-images.js';
+import { REPO_ROOT } from '../rig/reference-images.js';
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';
 import { findUmockdevSupport } from '../usb-emulation/umockdev-support.js';
 import type { CliServices } from './context.js';
 import { ExitCode } from './exit-codes.js';
-import { runCli } from './main.js';
-import { defaultCliServices } from './services.js';
+import { testCliServices, useCliProject } from './testing/cli-project.js';
 
 const RIGS = 'default: sim-a\nrigs:\n  sim-a:\n    kind: sim\n    usb: { serial: "200364500000" }\n';
 
-let tmp: string;
-let stateDir: string;
-beforeEach(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'dfu-hil-cli-lease-'));
-  stateDir = path.join(tmp, 'state');
-  await writeFile(path.join(tmp, 'rigs.yaml'), RIGS);
-});
-afterEach(async () => { await rm(tmp, { recursive: true, force: true }); });
+const project = useCliProject(RIGS);
+const cli = (argv: string[], services?: CliServices) => project.run(argv, services ? { services } : {});
 
-async function cli(argv: string[], services: CliServices = defaultCliServices({ images: async () => syntheticReferenceImages() })) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (t: string) => { stdout += t; } },
-    stderr: { write: (t: string) => { stderr += t; } },
-    env: { DFU_HIL_STATE_DIR: stateDir },
-    cwd: tmp,
-  }, services);
-  return { code, stdout, stderr };
-}
-
-const leaseDir = (): string => new SimStateStore(stateDir, 'sim-a').leaseDir;
+const leaseDir = (): string => new SimStateStore(project.stateDir, 'sim-a').leaseDir;
 
 async function imageFile(name: string, version: string): Promise<string> {
-  const file = path.join(tmp, `${name}.dfu`);
+  const file = path.join(project.dir, `${name}.dfu`);
   await writeFile(file, writeDfu(buildTestAppImage({ name, version })));
   return file;
 }
@@ -59,7 +40,7 @@ describe('leases on simulated rigs', () => {
         expect(stderr.split('\n')[0]).toBe(`dfu-hil: error: rig "sim-a" is busy: held by ${os.userInfo().username}@${os.hostname()} pid ${process.pid} (github-run 99), since ${holder.holder.startedAt}`);
       }
       // Nothing was saved: the board was never opened.
-      expect(existsSync(path.join(stateDir, 'sim', 'sim-a'))).toBe(false);
+      expect(existsSync(path.join(project.stateDir, 'sim', 'sim-a'))).toBe(false);
     } finally {
       await holder.release();
     }
@@ -75,9 +56,9 @@ describe('leases on simulated rigs', () => {
 
   it('stops a command whose lease is taken mid-way: exit code 4, and the board it no longer holds is not saved', async () => {
     expect((await cli(['enter'])).code).toBe(0);
-    const statePath = path.join(stateDir, 'sim', 'sim-a', 'state.json');
+    const statePath = path.join(project.stateDir, 'sim', 'sim-a', 'state.json');
     const saved = await stat(statePath);
-    const base = defaultCliServices({ images: async () => syntheticReferenceImages() });
+    const base = testCliServices();
     // Another run takes the board over while this one is between two steps.
     const services: CliServices = {
       ...base,
@@ -102,12 +83,12 @@ describe('leases on simulated rigs', () => {
 
 describe('two dfu-hil processes on one simulated rig', () => {
   const bin = path.join(REPO_ROOT, 'bin', 'dfu-hil.js');
-  const run = (...argv: string[]) => execa(process.execPath, [bin, '--rigs', path.join(tmp, 'rigs.yaml'), ...argv], {
-    cwd: tmp, env: { DFU_HIL_STATE_DIR: stateDir }, reject: false, timeout: 120_000,
+  const run = (...argv: string[]) => execa(process.execPath, [bin, '--rigs', path.join(project.dir, 'rigs.yaml'), ...argv], {
+    cwd: project.dir, env: { DFU_HIL_STATE_DIR: project.stateDir }, reject: false, timeout: 120_000,
   });
   /** Both banks: a session of seconds, far longer than the two processes' start-up differs. */
   async function bigImage(name: string, version: string): Promise<string> {
-    const file = path.join(tmp, `${name}.dfu`);
+    const file = path.join(project.dir, `${name}.dfu`);
     const bank1 = buildTestAppImage({ name, version, size: 0x100000 });
     const bank2 = buildTestAppImage({ name: `${name}-cm4`, version, size: 0x100000, loadAddress: 0x08100000, core: 4 });
     await writeFile(file, writeDfu(createFirmwareImage({ source: name, format: 'synthetic', segments: [...bank1.segments, ...bank2.segments] })));
@@ -152,7 +133,7 @@ const skipExpose = umockdev.available ? undefined : umockdev.reason;
 describe.skipIf(skipExpose !== undefined)(`dfu-hil under sim expose${skipExpose ? ` (skipped: ${skipExpose})` : ''}`, () => {
   it('flashes the exposed board through its USB, and the saved board keeps the new image', async () => {
     const file = await imageFile('exposed', '7.7.7');
-    const rigs = path.join(tmp, 'rigs.yaml');
+    const rigs = path.join(project.dir, 'rigs.yaml');
     const { code, stdout } = await cli(['--json', 'sim', 'expose', '--', process.execPath, path.join(REPO_ROOT, 'bin', 'dfu-hil.js'), '--rigs', rigs, '--json', 'flash', file]);
     const report = JSON.parse(stdout) as { exitCode: number; output: string; running: string };
     expect(report.exitCode, report.output).toBe(0);
@@ -165,7 +146,7 @@ describe.skipIf(skipExpose !== undefined)(`dfu-hil under sim expose${skipExpose 
   }, 120_000);
 
   it('refuses to reset or re-expose the board from under the exposure', async () => {
-    const rigs = path.join(tmp, 'rigs.yaml');
+    const rigs = path.join(project.dir, 'rigs.yaml');
     const { stdout } = await cli(['--json', 'sim', 'expose', '--', process.execPath, path.join(REPO_ROOT, 'bin', 'dfu-hil.js'), '--rigs', rigs, 'sim', 'reset']);
     const report = JSON.parse(stdout) as { exitCode: number; output: string };
     expect(report.exitCode).toBe(ExitCode.Usage);

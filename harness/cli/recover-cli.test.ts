@@ -1,13 +1,11 @@
 // `dfu-hil recover` on simulated boards left unbootable, with what each rig has.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { writeDfu } from '../dfu/image/index.js';
 import { syntheticReferenceImages } from '../rig/reference-images.js';
 import { ExitCode } from './exit-codes.js';
-import { runCli } from './main.js';
-import { defaultCliServices } from './services.js';
+import { useCliProject } from './testing/cli-project.js';
 
 const RIGS = `
 default: with-probe
@@ -19,27 +17,13 @@ rigs:
     kind: sim
 `;
 
-let tmp: string;
+const project = useCliProject(RIGS);
+const cli = (...argv: string[]) => project.run(argv);
 let broken: string;
 beforeEach(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'dfu-hil-recover-'));
-  await writeFile(path.join(tmp, 'rigs.yaml'), RIGS);
-  broken = path.join(tmp, 'broken.dfu');
+  broken = path.join(project.dir, 'broken.dfu');
   await writeFile(broken, writeDfu(syntheticReferenceImages().broken));
 });
-afterEach(async () => { await rm(tmp, { recursive: true, force: true }); });
-
-async function cli(...argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (t: string) => { stdout += t; } },
-    stderr: { write: (t: string) => { stderr += t; } },
-    env: { DFU_HIL_STATE_DIR: path.join(tmp, 'state') },
-    cwd: tmp,
-  }, defaultCliServices({ images: async () => syntheticReferenceImages() }));
-  return { code, stdout, stderr };
-}
 
 async function running(rig: string): Promise<{ running: string; app: { name: string; version: string } | null }> {
   return JSON.parse((await cli('--rig', rig, '--json', 'status')).stdout) as never;
