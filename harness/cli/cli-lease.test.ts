@@ -3,7 +3,7 @@
 // that loses its lease stops and fails as infrastructure, without saving over the board.
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -143,6 +143,8 @@ describe.skipIf(skipExpose !== undefined)(`dfu-hil under sim expose${skipExpose 
     // The outer command saved the board the program flashed, not a copy of the old one.
     const status = JSON.parse((await cli(['--json', 'status'])).stdout) as { app: { version: string } };
     expect(status.app).toEqual({ name: 'exposed', version: '7.7.7' });
+    // The program's commands took their turns in a lease folder of the exposure's own, gone with it.
+    expect((await readdir(new SimStateStore(project.stateDir, 'sim-a').leaseDir)).filter((f) => f.startsWith('exposed-'))).toEqual([]);
   }, 120_000);
 
   it('refuses to reset or re-expose the board from under the exposure', async () => {

@@ -1,9 +1,10 @@
+import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { leaseGatedConnector } from '../../rig/lease-gate.js';
 import type { SimRig } from '../../rig/sim/sim-rig.js';
 import { relayConsole } from '../../serial/console-relay.js';
 import { CliUsageError, type CliContext } from '../context.js';
-import { EXPOSURE_ENV, type Exposure } from '../exposure.js';
+import { EXPOSURE_ENV, exposureLeaseDir, type Exposure } from '../exposure.js';
 
 /** Commands that replace or expose the saved board make no sense on a board another command exposes. */
 function refuseUnderExposure(ctx: CliContext, rig: string, command: string): void {
@@ -73,6 +74,8 @@ export function registerSim(program: Command, ctx: CliContext): void {
         } finally {
           await relay.close();
           await exposed.close();
+          // The turns the program's commands took on the board end with the exposure.
+          await rm(exposureLeaseDir(exposure), { recursive: true, force: true });
         }
         // Whatever the program did (a leave, say), give the board a moment to boot and report it.
         if (sim.board.runningCode === 'app') await sim.waitForApp(rig.config.timeouts.readyMs).catch(() => undefined);
