@@ -64,6 +64,8 @@ export default defineConfig({
           name: `hil:${rig}`,
           include: ['specs/**/*.spec.ts'],
           env: { RIG: rig },
+          // The bench is checked once, before any spec (an unfit one fails one check, not every spec).
+          globalSetup: ['fixtures/rig-health-setup.ts'],
           // One board per rig: its spec files run one after another, never side by side.
           fileParallelism: false,
           testTimeout: 300_000,
@@ -76,6 +78,7 @@ export default defineConfig({
           include: ['specs/**/*.spec.ts'],
           // The worker must start under the preload library: libusb cannot be redirected later.
           env: { RIG: rig, DFU_HIL_SIM_USB: 'umockdev', LD_PRELOAD: preload! },
+          globalSetup: ['fixtures/rig-health-setup.ts'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,

@@ -61,6 +61,12 @@ describe('protocol errors', () => {
     const mark = rig.trace.usb.mark();
     await expect(ob.download([{ address: OPTION_BYTES, data: block }], { allowOptionBytes: true })).rejects.toThrow(/level 2/);
     expect(rig.trace.usb.since(mark).filter((e) => e.setup?.bRequest === 1)).toEqual([]);
+    // The session's raw DFU client is guarded too: the block never leaves the host.
+    await ob.setAddress(OPTION_BYTES);
+    const raw = rig.trace.usb.mark();
+    await expect(ob.dfu.download(2, block)).rejects.toThrow(/level 2/);
+    expect(rig.trace.usb.since(raw).map((e) => e.result)).toEqual(['refused (dfu-rdp2-refused)']);
+    expect((await ob.upload(OPTION_BYTES, 128))[1]).toBe(0xaa);
   });
 
   test('a transfer interrupted by the device leaving the bus ends in a typed error; a new session then flashes', async ({ rig, images, needs }) => {
@@ -135,12 +141,41 @@ describe('protocol errors', () => {
     expect(await rig.waitForApp()).toMatchObject(images.identity.b);
   });
 
+  test('a board gone during leave\'s SET_ADDRESS is reported as the disconnect it is, not as a console timeout', async ({ rig, images, needs }) => {
+    needs('faults');
+    await rig.enterDfu(rig.capabilities.entryMethods[0]!);
+    await rig.flash(images.appB);
+    // Leave opens a session and sets the pointer first: that DNLOAD is the first one from here.
+    const armed = rig.faults!.disconnectAt('DNLOAD', 1);
+    const error = await rig.leave().catch((e: unknown) => e);
+    expect(armed.fired).toBe(true);
+    expect(error).toMatchObject({ code: 'dfu-disconnected' });
+    expect((error as Error).message).toMatch(/^the device left the bus during SET_ADDRESS 0x08000000 of leave/);
+  });
+
   test('noise on the console line is ignored and logged', async ({ rig, console: appConsole, images, needs }) => {
     needs('faults');
     const faults = rig.faults!;
     faults.consoleNoise('\u0000\u00ffgarbage #@!\r\n');
     expect(await appConsole.version()).toEqual(images.identity.a);
     expect(rig.trace.console.list().some((e) => e.noise === true)).toBe(true);
+  });
+
+  test('a 0x00 or 0xFF on the console before READY (a UART waking up) does not fail a good flash', async ({ rig, images, needs }) => {
+    needs('faults');
+    const faults = rig.faults!;
+    await rig.enterDfu(rig.capabilities.entryMethods[0]!);
+    await rig.flash(images.appB);
+    faults.consoleNoiseAtReset('\u0000');
+    // Without a line end, this byte runs into the banner the application prints after leave.
+    faults.consoleNoise('\u00ff');
+    await rig.leave();
+    expect(await rig.waitForApp()).toMatchObject(images.identity.b);
+    await rig.reset();
+    expect(await rig.waitForApp()).toMatchObject(images.identity.b);
+    const noise = rig.trace.console.list().filter((e) => e.noise).map((e) => e.text);
+    expect(noise).toContain(`\\xFFREADY ${images.identity.b.name} ${images.identity.b.version}`);
+    expect(noise).toContain(`\\x00READY ${images.identity.b.name} ${images.identity.b.version}`);
   });
 
   test('a slow re-enumeration still enters DFU within the rig\'s bound', async ({ rig, needs }) => {

@@ -2,13 +2,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DfuHilError } from '../errors.js';
 import { findRigsFile, loadRigs, pickRig, type PickedRig, type RigsFile } from '../rig/config/load-rigs.js';
-import { acquireRigLease } from '../rig/lock/rig-lock.js';
+import { acquireRigLease, describeHolder, type RigLease } from '../rig/lock/rig-lock.js';
 import { RigNotAvailable, type Rig, type RigContext, type RigFactory } from '../rig/rig.js';
 import type { RigConfig } from '../rig/config/load-rigs.js';
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore, simStateRoot } from '../rig/sim/sim-state-store.js';
 import type { SimBoardState } from '../sim/board/nucleo-h745.js';
 import type { UsbBus } from '../usb/transport.js';
+import { exposedLease, exposureFrom, exposureLeaseDir, openExposedRig, type Exposure } from './exposure.js';
 import type { CliIo } from './io.js';
 
 /** What the CLI is given from outside: how to build a rig and reach the USB bus. */
@@ -81,30 +82,90 @@ export class CliContext {
   }
 
   /**
-   * Opens the chosen rig for `work` and always closes it. Hardware rigs are leased first so
-   * that two runs never drive one board; simulated rigs live in this process and need none.
+   * Opens the chosen rig for `work` and always closes it, holding the rig's lease throughout,
+   * simulated or hardware, so that two runs never drive one board: a second run waits (--wait)
+   * or fails at once naming the holder. A lease lost on the way stops the work (the rig's bus,
+   * console and probe refuse) and ends the command as an infrastructure failure.
    */
-  async withRig<T>(work: (rig: Rig) => Promise<T>): Promise<T> {
+  async withRig<T>(work: (rig: Rig, lease: RigLease) => Promise<T>): Promise<T> {
     const { rig: config } = await this.pickedRig();
     const waitMs = this.options.wait;
     if (waitMs !== undefined && !(Number.isInteger(waitMs) && waitMs >= 0)) {
       throw new CliUsageError('--wait needs a whole number of milliseconds', 'For example: --wait 600000 waits up to 10 minutes for a busy rig.');
     }
-    const lease = config.kind === 'sim' ? undefined : await acquireRigLease({
-      rig: config.name, waitMs: waitMs ?? 0, env: this.io.env, cwd: path.dirname(this.rigsPath), warn: (m) => this.warn(m),
-    });
-    const context: RigContext = { env: this.io.env, warn: (m) => this.warn(m) };
-    if (config.kind === 'sim' && this.services.openSimRig) return this.withSimRig(config, context, work);
+    const exposure = this.exposure;
+    if (exposure?.rig === config.name) return this.withExposedRig(config, exposure, waitMs ?? 0, work);
+    const lease = await this.leaseRig(config, waitMs ?? 0);
+    const context: RigContext = { env: this.io.env, warn: (m) => this.warn(m), lease };
     try {
+      if (config.kind === 'sim' && this.services.openSimRig) return await this.withSimRig(config, context, lease, work);
       const rig = await this.services.rigFactory(config, context);
       try {
-        return await work(rig);
+        const result = await work(rig, lease);
+        await lease.check();
+        return result;
       } finally {
         await rig.close();
       }
     } finally {
-      await lease?.release();
+      await lease.release();
     }
+  }
+
+  /** The `sim expose` this command runs under, if any (see exposure.ts). */
+  get exposure(): Exposure | undefined {
+    return exposureFrom(this.io.env);
+  }
+
+  /**
+   * A command under `sim expose` on the exposed rig: the exposing process holds the board and
+   * will save it; this command takes its turn among the commands under that exposure and goes
+   * through the exposed USB and the relayed console.
+   */
+  private async withExposedRig<T>(config: RigConfig, exposure: Exposure, waitMs: number, work: (rig: Rig, lease: RigLease) => Promise<T>): Promise<T> {
+    const turn = await acquireRigLease({
+      rig: config.name, waitMs, env: this.io.env, dir: exposureLeaseDir(exposure), warn: (m) => this.warn(m),
+      onWait: (holder, ms) => this.warn(`rig "${config.name}" is busy under this exposure (${holder ? describeHolder(holder) : 'another command'}); waiting up to ${ms} ms`),
+    });
+    try {
+      const lease = exposedLease(exposure, turn);
+      await lease.check?.();
+      const rig = await openExposedRig(config, exposure, { env: this.io.env, warn: (m) => this.warn(m), lease });
+      try {
+        const result = await work(rig, turn);
+        await lease.check?.();
+        return result;
+      } finally {
+        await rig.close();
+      }
+    } finally {
+      await turn.release();
+    }
+  }
+
+  /** Runs `work` holding a simulated rig's lease, without opening its board. */
+  async withSimLease<T>(config: RigConfig, work: () => Promise<T>): Promise<T> {
+    const lease = await this.leaseRig(config, this.options.wait ?? 0);
+    try {
+      return await work();
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Takes `config`'s lease: a simulated board's lives beside its saved state, a hardware rig's in the lock directory. */
+  private async leaseRig(config: RigConfig, waitMs: number): Promise<RigLease> {
+    let dir: string | undefined;
+    if (config.kind === 'sim') {
+      const store = this.simStateStore(config.name);
+      await store.ensureRoot();
+      dir = store.leaseDir;
+    }
+    return acquireRigLease({
+      rig: config.name, waitMs, env: this.io.env, cwd: path.dirname(this.rigsPath), warn: (m) => this.warn(m),
+      ...(dir ? { dir } : {}),
+      onWait: (holder, ms) => this.warn(`rig "${config.name}" is busy (${holder ? describeHolder(holder) : 'held by another run'}); waiting up to ${ms} ms`),
+    });
   }
 
   /** Where simulated boards are kept: DFU_HIL_STATE_DIR, else .dfu-hil/ next to rigs.yaml. */
@@ -122,13 +183,15 @@ export class CliContext {
    * real board outlives a command: restore the saved board, and save it again however `work`
    * ends (a flash that failed half-way has still changed the flash).
    */
-  private async withSimRig<T>(config: RigConfig, context: RigContext, work: (rig: Rig) => Promise<T>): Promise<T> {
+  private async withSimRig<T>(config: RigConfig, context: RigContext, lease: RigLease, work: (rig: Rig, lease: RigLease) => Promise<T>): Promise<T> {
     const store = this.simStateStore(config.name);
     const rig = await this.services.openSimRig!(config, await store.load(), context);
     try {
-      return await work(rig);
+      return await work(rig, lease);
     } finally {
       try {
+        // A board whose lease was lost may be another run's now: saving would overwrite its work.
+        await lease.check();
         await store.save(rig.board.snapshot());
       } finally {
         await rig.close();

@@ -2,7 +2,9 @@
 //
 //   0   success (doctor: no check failed; warnings allowed)
 //   1   the board or firmware failed (a DFU error status, a console ERR, a verify mismatch)
-//   2   usage: unknown command or option, bad argument
+//   2   usage: unknown command or option, bad argument, a missing image file or a .bin
+//       whose address is unknown, a request the safety rules refuse (RDP level 2, option
+//       bytes on a rig that does not allow them)
 //   3   rigs.yaml is invalid, or names no such rig
 //   4   the bench failed: lock busy, console cannot be opened, USB access, a tool missing,
 //       doctor found a failing check (infrastructure: retry or fix the bench, not the firmware)
@@ -23,6 +25,9 @@ export const ExitCode = {
   Internal: 70,
 } as const;
 
+/** Refused before anything reaches the board (the safety rules, an image that cannot be read or placed): the request was the problem, not the board. */
+const REFUSALS = new Set(['dfu-rdp2-refused', 'dfu-option-bytes-refused', 'dfu-option-bytes-format', 'dfu-guard-refused', 'image-unreadable', 'image-no-address']);
+
 /** The exit code for an error that ended a command. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
@@ -30,7 +35,7 @@ export function exitCodeFor(error: unknown): number {
   }
   if (!(error instanceof DfuHilError)) return ExitCode.Internal;
   if (error.code === 'rig-config') return ExitCode.Config;
-  if (error.code === 'cli-usage') return ExitCode.Usage;
+  if (error.code === 'cli-usage' || REFUSALS.has(error.code)) return ExitCode.Usage;
   if (error.code === 'rig-not-available' || classifyFailure(error) === 'capability') return ExitCode.NotAvailable;
   if (classifyFailure(error) === 'infrastructure') return ExitCode.Infrastructure;
   return ExitCode.Failure;

@@ -7,12 +7,14 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { DfuHilError } from '../errors.js';
+import { formatProblem, RigConfigError } from '../rig/config/load-rigs.js';
 import { registerDevices } from './commands/devices.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEnter } from './commands/enter.js';
 import { registerFlash } from './commands/flash.js';
 import { registerGpio } from './commands/gpio.js';
 import { registerLeave } from './commands/leave.js';
+import { registerRecover } from './commands/recover.js';
 import { registerRigs } from './commands/rigs.js';
 import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
@@ -65,6 +67,7 @@ Exit codes: 0 ok, 1 the board or firmware failed, 2 usage, 3 rigs.yaml, 4 the be
   registerEnter(program, ctx);
   registerFlash(program, ctx);
   registerLeave(program, ctx);
+  registerRecover(program, ctx);
   registerGpio(program, ctx);
   registerStatus(program, ctx);
   registerSim(program, ctx);
@@ -77,10 +80,18 @@ function reportError(io: CliIo, error: unknown, json: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   const hint = known ? error.hint : 'This is a bug in dfu-hil; please report it with the command line and this message.';
   const firstLine = message.split('\n')[0] ?? message;
-  io.stderr.write(`dfu-hil: ${known ? 'error' : 'internal error'}: ${firstLine}\n`);
+  // Every problem of a rigs file at once, so one edit can fix them all.
+  const problems = error instanceof RigConfigError && error.problems.length > 1 ? error.problems : undefined;
+  if (problems) {
+    io.stderr.write(`dfu-hil: error: ${problems.length} problems in ${problems[0]!.file}:\n`);
+    for (const p of problems) io.stderr.write(`  ${formatProblem(p)}\n`);
+  } else {
+    io.stderr.write(`dfu-hil: ${known ? 'error' : 'internal error'}: ${firstLine}\n`);
+  }
   if (hint) io.stderr.write(`hint: ${hint}\n`);
   if (json) {
-    io.stdout.write(`${JSON.stringify({ ok: false, error: { code: known ? error.code : 'internal', message, hint: hint ?? null } }, null, 2)}\n`);
+    const detail = error instanceof RigConfigError ? { problems: error.problems.map(formatProblem) } : {};
+    io.stdout.write(`${JSON.stringify({ ok: false, error: { code: known ? error.code : 'internal', message, hint: hint ?? null, ...detail } }, null, 2)}\n`);
   }
 }
 

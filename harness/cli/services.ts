@@ -17,7 +17,7 @@ export function defaultCliServices(options: DefaultCliServicesOptions = {}): Cli
   const images = options.images ?? (() => loadReferenceImages());
   return {
     rigFactory: (config, context) => createRig(config, context),
-    openSimRig: async (config, state) => SimRig.create(config, await images(), { initialState: state }),
+    openSimRig: async (config, state, context) => SimRig.create(config, await images(), { initialState: state, ...(context.lease ? { lease: context.lease } : {}) }),
     usbBus: async () => {
       // Loaded on demand: the native module is needed only for hardware, and a machine without
       // libusb should still run every simulated command.

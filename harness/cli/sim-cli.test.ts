@@ -1,16 +1,13 @@
 // The CLI end to end on the simulated rig, one runCli per command as a person at a bench would
 // type them: the board must carry over from one command to the next.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildTestAppImage, writeDfu } from '../dfu/image/index.js';
 import { GPIO_PORTS, GPIO_REGISTERS } from '../serial/console-protocol.js';
-import { syntheticReferenceImages } from '../rig/reference-images.js';
 import { ExitCode } from './exit-codes.js';
-import { runCli } from './main.js';
-import { defaultCliServices } from './services.js';
+import { useCliProject } from './testing/cli-project.js';
 
 const RIGS = `
 default: sim-a
@@ -28,27 +25,8 @@ rigs:
     kind: sim
 `;
 
-let tmp: string;
-let stateDir: string;
-beforeEach(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'dfu-hil-sim-cli-'));
-  stateDir = path.join(tmp, 'state');
-  await writeFile(path.join(tmp, 'rigs.yaml'), RIGS);
-});
-afterEach(async () => { await rm(tmp, { recursive: true, force: true }); });
-
-/** One `dfu-hil` invocation in-process, with the real services on synthetic reference images. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (t: string) => { stdout += t; } },
-    stderr: { write: (t: string) => { stderr += t; } },
-    env: { DFU_HIL_STATE_DIR: stateDir },
-    cwd: tmp,
-  }, defaultCliServices({ images: async () => syntheticReferenceImages() }));
-  return { code, stdout, stderr };
-}
+const project = useCliProject(RIGS);
+const cli = (...argv: string[]) => project.run(argv);
 
 async function statusJson(): Promise<{ running: string; app: { name: string; version: string } | null; bootloader: { vidPid: string; serialNumber: string; alts: Array<{ alt: number; layout: string }> } | null }> {
   const { code, stdout, stderr } = await cli('--json', 'status');
@@ -77,7 +55,7 @@ describe('dfu-hil on the simulated rig', () => {
   });
 
   it('flashes a .dfu, leaves, and the next command finds the new version running', async () => {
-    const file = path.join(tmp, 'x.dfu');
+    const file = path.join(project.dir, 'x.dfu');
     await writeFile(file, writeDfu(buildTestAppImage({ name: 'x', version: '2.0.0' })));
     const flash = await cli('flash', file);
     expect(flash.stderr).toContain('entering DFU mode via console-jump');
@@ -92,7 +70,7 @@ describe('dfu-hil on the simulated rig', () => {
   });
 
   it('reports a flash with --stay and --json, the erase timed on the rig clock', async () => {
-    const file = path.join(tmp, 'y.dfu');
+    const file = path.join(project.dir, 'y.dfu');
     await writeFile(file, writeDfu(buildTestAppImage({ name: 'y', version: '3.1.0' })));
     const { code, stdout, stderr } = await cli('--json', 'flash', file, '--stay');
     expect(code).toBe(0);
@@ -150,7 +128,7 @@ describe('dfu-hil on the simulated rig', () => {
   it('fails a corrupt .dfu with the ImageError line, before touching the board', async () => {
     const bytes = writeDfu(buildTestAppImage({ name: 'x', version: '2.0.0' }));
     bytes[400] = bytes[400]! ^ 0xff;
-    const file = path.join(tmp, 'corrupt.dfu');
+    const file = path.join(project.dir, 'corrupt.dfu');
     await writeFile(file, bytes);
     const { code, stdout, stderr } = await cli('flash', file);
     expect(code).toBe(ExitCode.Failure);
@@ -160,19 +138,19 @@ describe('dfu-hil on the simulated rig', () => {
     expect(lines[0]).toMatch(new RegExp(`^dfu-hil: error: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*CRC`, 'i'));
     expect(lines[1]).toBe('hint: The file was altered or corrupted after it was written; regenerate or download it again.');
     // The board was never opened, so nothing was saved.
-    expect(existsSync(path.join(stateDir, 'sim', 'sim-a'))).toBe(false);
+    expect(existsSync(path.join(project.stateDir, 'sim', 'sim-a'))).toBe(false);
   });
 
   it('`sim reset` puts the board back to its factory application; other rigs keep their own', async () => {
-    const file = path.join(tmp, 'x.dfu');
+    const file = path.join(project.dir, 'x.dfu');
     await writeFile(file, writeDfu(buildTestAppImage({ name: 'x', version: '2.0.0' })));
     expect((await cli('flash', file)).code).toBe(0);
     expect((await cli('--rig', 'sim-b', 'enter')).code).toBe(0);
     expect((await statusJson()).app).toMatchObject({ version: '2.0.0' });
-    expect(await readFile(path.join(stateDir, '.gitignore'), 'utf8')).toContain('*');
+    expect(await readFile(path.join(project.stateDir, '.gitignore'), 'utf8')).toContain('*');
 
     const reset = await cli('sim', 'reset');
-    expect(reset).toMatchObject({ code: 0, stdout: `sim-a: simulated board back to factory state (removed ${path.join(stateDir, 'sim', 'sim-a')})\n` });
+    expect(reset).toMatchObject({ code: 0, stdout: `sim-a: simulated board back to factory state (removed ${path.join(project.stateDir, 'sim', 'sim-a')})\n` });
     expect(await statusJson()).toMatchObject({ running: 'app', app: { name: 'dfu-hil-testapp', version: '1.0.0' } });
     const b = JSON.parse((await cli('--rig', 'sim-b', '--json', 'status')).stdout) as { running: string };
     expect(b.running).toBe('bootloader');
@@ -180,10 +158,10 @@ describe('dfu-hil on the simulated rig', () => {
 
   it('names a damaged state file and says how to recover, exit code 4', async () => {
     await cli('enter');
-    await writeFile(path.join(stateDir, 'sim', 'sim-a', 'state.json'), '{ "format": 1, ');
+    await writeFile(path.join(project.stateDir, 'sim', 'sim-a', 'state.json'), '{ "format": 1, ');
     const { code, stderr } = await cli('status');
     expect(code).toBe(ExitCode.Infrastructure);
-    expect(stderr).toBe(`dfu-hil: error: ${path.join(stateDir, 'sim', 'sim-a', 'state.json')}: is not valid JSON\nhint: Run \`dfu-hil sim reset\` to put the simulated board back to its factory state (this discards what was flashed).\n`);
+    expect(stderr).toBe(`dfu-hil: error: ${path.join(project.stateDir, 'sim', 'sim-a', 'state.json')}: is not valid JSON\nhint: Run \`dfu-hil sim reset\` to put the simulated board back to its factory state (this discards what was flashed).\n`);
     expect((await cli('sim', 'reset')).code).toBe(0);
     expect((await statusJson()).running).toBe('app');
   });

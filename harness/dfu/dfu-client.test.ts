@@ -11,6 +11,8 @@ async function session(device: SimulatedDfuseOptions = {}, options: DfuClientOpt
   const setup = await plugSimulatedDfuseDevice(device);
   const transport: UsbTransport = await setup.bus.open(setup.info);
   const client = new DfuClient(transport, 0, setup.clock, options);
+  // As every DfuSe host does: which memory a DNLOAD addresses depends on the alt setting.
+  await client.transport.selectAltSetting(0, 0);
   const mark = transport.trace.mark();
   const transfers = (): string[] => describeDfuTransfers(transport.trace.since(mark));
   return { ...setup, transport, client, transfers };

@@ -2,6 +2,7 @@ import type { Clock } from '../clock/clock.js';
 import { UsbError } from '../usb/errors.js';
 import type { UsbTransport } from '../usb/transport.js';
 import { DfuError, DfuStateError, DfuTimeoutError, type DfuOperation } from './errors.js';
+import { guardTransport } from './guarded-transport.js';
 import {
   decodeStatus, dfuSetup, dfuStateName, DfuRequest, DfuState, DfuStatus, type DfuStatusReport,
 } from './protocol.js';
@@ -27,6 +28,11 @@ export interface DfuClientOptions {
   controlTimeoutMs?: number;
   /** How often a stalled GETSTATUS is retried before the stall is reported (dfu-util uses 3). */
   statusStallRetries?: number;
+  /**
+   * Lets this session change option bytes (write them, Read Unprotect, erase their memory).
+   * Default false; a rig passes its `allowOptionBytes`. RDP level 2 is refused even with it.
+   */
+  allowOptionBytes?: boolean;
 }
 
 /** The defaults of {@link DfuClientOptions}. */
@@ -39,6 +45,7 @@ export const DEFAULT_DFU_CLIENT_OPTIONS: Readonly<Required<DfuClientOptions>> = 
   // seconds, and 5 s timeouts are a known failure (field notes 6; pydfu waits 20 s).
   controlTimeoutMs: 20_000,
   statusStallRetries: 3,
+  allowOptionBytes: false,
 };
 
 /** Options of one {@link DfuClient.pollUntil} call. */
@@ -59,18 +66,23 @@ const getStatusOp: DfuOperation = { request: 'GETSTATUS' };
 /**
  * DFU 1.1 host on one interface of an opened device: every class request, GETSTATUS polling
  * that honours bwPollTimeout through the injected clock, and recovery to dfuIDLE. Knows nothing
- * of DfuSe; {@link DfuseClient} builds on it.
+ * of DfuSe; {@link DfuseClient} builds on it. Every request goes out through the option-byte
+ * guard (guarded-transport.ts) with this session's policy, so a DNLOAD that would set RDP level
+ * 2, or change option bytes the session does not allow, never reaches the device.
  */
 export class DfuClient {
   readonly options: Readonly<Required<DfuClientOptions>>;
+  /** The guarded transport every request of this client goes through. */
+  readonly transport: UsbTransport;
 
   constructor(
-    readonly transport: UsbTransport,
+    transport: UsbTransport,
     readonly interfaceNumber: number,
     readonly clock: Clock,
     options: DfuClientOptions = {},
   ) {
     this.options = { ...DEFAULT_DFU_CLIENT_OPTIONS, ...definedOnly(options) };
+    this.transport = guardTransport(transport, { allowOptionBytes: this.options.allowOptionBytes }, clock);
   }
 
   /** DFU_DETACH with `timeoutMs` as wValue (how long the device waits for a USB reset). */

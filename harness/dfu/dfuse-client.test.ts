@@ -140,7 +140,10 @@ describe('DfuSe commands', () => {
   });
 
   it('refuses Read Unprotect without allowOptionBytes, and treats the reset after it as expected', async () => {
-    const { client, chip, transfers } = await session();
+    const strict = await session();
+    await expect(strict.client.readUnprotect({ allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesRefusedError);
+    expect(strict.transfers().filter((t) => t.startsWith('READ_UNPROTECT'))).toEqual([]);
+    const { client, chip, transfers } = await session({}, { allowOptionBytes: true });
     await expect(client.readUnprotect()).rejects.toBeInstanceOf(OptionBytesRefusedError);
     expect(transfers().filter((t) => t.startsWith('READ_UNPROTECT'))).toEqual([]);
     expect(await client.readUnprotect({ allowOptionBytes: true })).toEqual({ outcome: 'will-reset' });
@@ -420,12 +423,12 @@ describe('option-byte safety', () => {
   });
 
   it('refuses partial option-byte blocks', async () => {
-    const { client } = await session({}, { altSetting: 1 });
+    const { client } = await session({}, { altSetting: 1, allowOptionBytes: true });
     await expect(client.download([{ address: 0x52002020, data: new Uint8Array(8) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesFormatError);
   });
 
   it('writes the whole block when allowed, without erasing, and expects the reset after it', async () => {
-    const { client, chip, commands, clock } = await session({}, { altSetting: 1 });
+    const { client, chip, commands, clock } = await session({}, { altSetting: 1, allowOptionBytes: true });
     const block = await client.upload(0x5200201c, 128);
     const view = new DataView(block.buffer, block.byteOffset);
     view.setUint32(0x28, 0x1ff0_1ff0, true); // BOOT7_PRG: boot the ROM from BOOT0 = 0 as well

@@ -6,10 +6,12 @@ import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS, DfuInterfaceProtocol } fro
 import type { UsbBus, UsbDeviceInfo, UsbTransport } from '../usb/transport.js';
 import { DfuClient, type DfuClientOptions } from './dfu-client.js';
 import {
-  DfuDescriptorError, DfuError, DfuRangeError, DfuStateError, DfuTimeoutError, DfuVerifyError, OptionBytesRefusedError, type DfuOperation,
+  DfuDescriptorError, DfuDisconnectedError, DfuError, DfuRangeError, DfuStateError, DfuTimeoutError, DfuVerifyError, OptionBytesRefusedError,
+  type DfuOperation,
 } from './errors.js';
 import { MemoryLayout, type Sector } from './layout.js';
 import type { ImageSegment } from './image/firmware-image.js';
+import { guardTransport } from './guarded-transport.js';
 import { checkOptionBytesWrite, isOptionBytesTarget, refuseRdpLevel2 } from './option-bytes-guard.js';
 import {
   DFUSE_FIRST_DATA_BLOCK, DfuseCommand, DfuState, encodeDfuseCommand, formatStatus, type DfuStatusReport,
@@ -68,7 +70,10 @@ export interface DownloadOptions {
   erase?: 'touched' | 'mass' | 'none';
   /** Reads the image back after writing and throws {@link DfuVerifyError} on the first difference. */
   verify?: boolean;
-  /** Required to write the option bytes. RDP level 2 (0xCC) is refused even with it. */
+  /**
+   * This call's consent to write option bytes; the session must allow them too (its
+   * `allowOptionBytes`, a rig's policy). RDP level 2 (0xCC) is refused even with both.
+   */
   allowOptionBytes?: boolean;
   onProgress?: DfuProgressListener;
 }
@@ -86,7 +91,9 @@ export interface DownloadReport {
   /** 'will-reset': an option-byte write, after which the device resets and leaves the bus. */
   outcome: 'written' | 'will-reset';
   bytesWritten: number;
-  /** Start addresses of the sectors erased, in order. */
+  /** How the memory was erased: sector by sector, all at once, or not at all (option bytes are never erased first). */
+  erase: 'touched' | 'mass' | 'none';
+  /** Start addresses of the sectors erased one by one, in order (empty after a mass erase). */
   erasedSectors: number[];
   recoveries: StuckEraseRecovery[];
   verified: boolean;
@@ -96,8 +103,8 @@ export interface DownloadReport {
 export interface LeaveReport {
   /** 'manifest': GETSTATUS answered dfuMANIFEST; 'disconnected': the device left before answering. */
   outcome: 'manifest' | 'disconnected';
-  /** After which request the device was gone, when it was. */
-  goneAfter?: 'SET_ADDRESS' | 'DNLOAD' | 'GETSTATUS';
+  /** After which request of leave the device was gone, when it was (gone during SET_ADDRESS is an error, DfuDisconnectedError). */
+  goneAfter?: 'DNLOAD' | 'GETSTATUS';
   /** Whether the device then left the bus within `waitForDetachMs` (only when asked). */
   detached?: boolean;
 }
@@ -129,6 +136,8 @@ export function isExpectedDisconnect(error: unknown): boolean {
  */
 export class DfuseClient {
   readonly dfu: DfuClient;
+  /** The session's policy: whether it may change option bytes at all (the rig's allowOptionBytes). */
+  readonly allowOptionBytes: boolean;
   private altSetting: InterfaceAltSetting;
   private currentLayout: MemoryLayout;
   private readonly eraseStuckMs: number;
@@ -151,8 +160,9 @@ export class DfuseClient {
   ) {
     this.dfu = new DfuClient(transport, alt.bInterfaceNumber, options.clock, {
       pollFloorMs: options.pollFloorMs, pollCeilingMs: options.pollCeilingMs, operationDeadlineMs: options.operationDeadlineMs,
-      controlTimeoutMs: options.controlTimeoutMs, statusStallRetries: options.statusStallRetries,
+      controlTimeoutMs: options.controlTimeoutMs, statusStallRetries: options.statusStallRetries, allowOptionBytes: options.allowOptionBytes,
     });
+    this.allowOptionBytes = options.allowOptionBytes === true;
     this.altSetting = alt;
     this.currentLayout = layout;
     this.eraseStuckMs = options.eraseStuckMs ?? 10_000;
@@ -174,7 +184,9 @@ export class DfuseClient {
   }
 
   /** Starts a session on a transport already open (the bus is needed only for leave's detach wait). */
-  static async attach(transport: UsbTransport, options: DfuseOpenOptions, bus?: UsbBus): Promise<DfuseClient> {
+  static async attach(raw: UsbTransport, options: DfuseOpenOptions, bus?: UsbBus): Promise<DfuseClient> {
+    // Everything this session sends, the alt-setting selection included, passes the guard.
+    const transport = guardTransport(raw, { allowOptionBytes: options.allowOptionBytes === true }, options.clock);
     const description = await transport.describe();
     const interfaceNumber = options.interfaceNumber ?? 0;
     const alts = description.configuration.interfaces.filter((i) => i.bInterfaceNumber === interfaceNumber
@@ -267,10 +279,11 @@ export class DfuseClient {
 
   /**
    * Read Unprotect (0x92): removes readout protection by erasing all flash and resetting the
-   * option bytes, then the device resets. Changes option bytes, so it needs `allowOptionBytes`.
+   * option bytes, then the device resets. Changes option bytes, so it needs `allowOptionBytes`
+   * from the call and from the session.
    */
   async readUnprotect(options: { allowOptionBytes?: boolean } = {}): Promise<ResetCommandReport> {
-    if (options.allowOptionBytes !== true) throw new OptionBytesRefusedError('send Read Unprotect (it mass-erases the flash and resets the option bytes to defaults)');
+    if (options.allowOptionBytes !== true || !this.allowOptionBytes) throw new OptionBytesRefusedError('send Read Unprotect (it mass-erases the flash and resets the option bytes to defaults)');
     try {
       await this.command(encodeDfuseCommand(DfuseCommand.ReadUnprotect), { request: 'READ_UNPROTECT' });
       return { outcome: 'completed' };
@@ -295,9 +308,9 @@ export class DfuseClient {
     const optionBytes = this.checkImage(segments, options);
     if (optionBytes) return this.writeOptionBytes(segments[0]!, progress);
 
-    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erasedSectors: [], recoveries: [], verified: false };
-    const padded = segments.map((s) => this.padToAlignment(s));
     const erase = options.erase ?? 'touched';
+    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erase, erasedSectors: [], recoveries: [], verified: false };
+    const padded = segments.map((s) => this.padToAlignment(s));
     if (erase === 'mass') {
       progress?.({ phase: 'erase', bytesDone: 0, bytesTotal: 1 });
       await this.massErase();
@@ -419,8 +432,8 @@ export class DfuseClient {
       try {
         await this.setAddress(address);
       } catch (error) {
-        // A device that resets on its own while we set the pointer has left as well.
-        if (isDisconnect(error)) return { outcome: 'disconnected', goneAfter: 'SET_ADDRESS' };
+        // Gone before the leave request: nothing jumped to the application, so this is no leave.
+        if (isDisconnect(error)) throw new DfuDisconnectedError({ request: 'SET_ADDRESS', address }, 'leave', { cause: error });
         throw error;
       }
     }
@@ -524,7 +537,7 @@ export class DfuseClient {
   }
 
   private async writeOptionBytes(segment: ImageSegment, progress: DfuProgressListener | undefined): Promise<DownloadReport> {
-    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erasedSectors: [], recoveries: [], verified: false };
+    const report: DownloadReport = { outcome: 'written', bytesWritten: 0, erase: 'none', erasedSectors: [], recoveries: [], verified: false };
     progress?.({ phase: 'download', bytesDone: 0, bytesTotal: segment.data.length });
     try {
       await this.writeBlock(segment.address, segment.data);
@@ -544,7 +557,7 @@ export class DfuseClient {
     for (const s of segments) refuseRdpLevel2(s);
     const optionBytes = segments.filter((s) => isOptionBytesTarget(layout, s.address, s.data.length));
     if (optionBytes.length > 0) {
-      for (const s of optionBytes) checkOptionBytesWrite(layout, s, options.allowOptionBytes === true);
+      for (const s of optionBytes) checkOptionBytesWrite(layout, s, options.allowOptionBytes === true && this.allowOptionBytes);
       if (segments.length > 1) {
         throw new DfuRangeError('overlap', segments[1]!.address, 'an option-byte write must be the only segment of its download');
       }

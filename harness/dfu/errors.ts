@@ -157,3 +157,19 @@ export class DfuDetachError extends DfuHilError {
 function hex2(value: number): string {
   return value.toString(16).toUpperCase().padStart(2, '0');
 }
+
+/**
+ * The device left the bus in the middle of a step that does not end that way (before leave's
+ * request, say): it reset, lost power or was unplugged, and did not do what was asked.
+ */
+export class DfuDisconnectedError extends DfuHilError {
+  readonly operation: DfuOperation;
+
+  constructor(operation: DfuOperation, during: string, options: { cause?: unknown } = {}) {
+    super('dfu-disconnected', `the device left the bus during ${formatOperation(operation)} of ${during}, before the ${during} request was sent`, {
+      hint: 'The board reset, lost power or was unplugged; it did not start the application. Check the USB cable and power, then enter DFU again (or power-cycle the board).',
+      cause: options.cause,
+    });
+    this.operation = operation;
+  }
+}

@@ -15,7 +15,7 @@ export async function flashOverDfu(open: DfuSessionOpener, config: RigConfig, im
       erase: options.erase ?? 'touched', verify: options.verify ?? true, allowOptionBytes: config.allowOptionBytes,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    return { bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors, verified: report.verified };
+    return { bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors, verified: report.verified };
   } finally {
     await dfu.close();
   }

@@ -68,6 +68,11 @@ async function reflash(rig: Rig): Promise<void> {
   await rig.flash(rig.images.appA);
   await rig.leave();
   await rig.waitForApp();
+  // Leave is a jump: a CM4 whose image was rewritten under it stays stopped until a reset.
+  if ((await rig.console.boot()).cm4 !== 'running') {
+    await rig.reset();
+    await rig.waitForApp();
+  }
 }
 
 /** Brings the board to reference application A; throws RigInfrastructureError when nothing works. */

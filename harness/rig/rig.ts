@@ -17,6 +17,7 @@ import type { RigConfig } from './config/load-rigs.js';
 import type { RigFaults } from './faults.js';
 import type { FlashDigest } from './flash-digest.js';
 import type { ReferenceImages } from './reference-images.js';
+import type { LeaseHandle } from './lease-gate.js';
 import {
   ENTRY_METHODS, type BootloaderProfileName, type EntryMethod, type ProbeTool, type RigKind, type UsbId,
 } from './config/schema.js';
@@ -49,6 +50,8 @@ export interface RigFlashOptions {
 /** What a flash did. */
 export interface RigFlashReport {
   bytesWritten: number;
+  /** How the flash was erased; `erasedSectors` lists sectors only for 'touched'. */
+  erase: 'touched' | 'mass' | 'none';
   erasedSectors: readonly number[];
   verified: boolean;
 }
@@ -164,6 +167,11 @@ export interface RigContext {
   env: Readonly<Record<string, string | undefined>>;
   /** Where warnings go (stale lock taken over, placeholder serials). */
   warn(message: string): void;
+  /**
+   * The rig's lease, when the caller already holds it (the CLI takes it before opening the rig).
+   * The rig touches the board only while it is held, and leaves releasing it to the caller.
+   */
+  lease?: LeaseHandle;
 }
 
 /** Builds a rig from its description; injected into the CLI and fixtures. */

@@ -15,9 +15,9 @@ class ScriptedDevice {
 
   constructor(readonly clock: VirtualClock) {}
 
-  /** Sends raw text to the host. */
+  /** Sends raw text to the host, one byte per character (as a UART does; \u00ff is the byte 0xFF). */
   raw(text: string): void {
-    this.port!.feed(Buffer.from(text, 'utf8'));
+    this.port!.feed(Buffer.from(text, 'latin1'));
   }
 
   say(...lines: string[]): void {
@@ -155,7 +155,38 @@ describe('TestAppConsole over a serialport stream', () => {
     expect(snapshot.B?.ODR).toBe(1);
     expect(snapshot.K?.MODER).toBe(0xffffffff);
     const noise = console.log.list().filter((e) => e.noise);
-    expect(noise.map((e) => e.text)).toEqual(['\u0000\u00ff garbage']);
+    expect(noise.map((e) => e.text)).toEqual(['\\x00\\xFF garbage']);
+    await console.close();
+  });
+
+  it('takes a READY banner behind a 0x00 or 0xFF from a UART waking up, and logs the noise', async () => {
+    const { device, console, clock } = await setup();
+    const first = console.waitForReady(1_000, { after: console.mark() });
+    device.raw('\u0000READY dfu-hil-testapp 1.0.0\r\n');
+    expect(await first).toMatchObject({ name: 'dfu-hil-testapp', version: '1.0.0' });
+    const mark = console.mark();
+    const second = console.waitForReady(1_000, { after: mark });
+    clock.setTimer(5, () => device.raw('\u00ff\u00ffREADY dfu-hil-testapp 1.1.0\r\n'));
+    expect(await second).toMatchObject({ version: '1.1.0' });
+    expect(console.log.list().filter((e) => e.noise).map((e) => e.text)).toEqual(['\\x00READY dfu-hil-testapp 1.0.0', '\\xFF\\xFFREADY dfu-hil-testapp 1.1.0']);
+    await console.close();
+  });
+
+  it('resynchronises on the protocol line behind garbage that came without a line end', async () => {
+    const { device, console } = await setup();
+    device.onLine = (line) => {
+      if (line === 'version') device.raw('#@!x\u0007VERSION app 2.0.0\r\n~~~~OK\r\n');
+    };
+    expect(await console.version()).toEqual({ name: 'app', version: '2.0.0' });
+    const ready = console.waitForReady(1_000, { after: console.mark() });
+    device.raw('garbage without a line end READY app 2.0.0\r\n');
+    expect(await ready).toMatchObject({ name: 'app' });
+    // A line that is noise through and through is logged and ignored; nothing else happens.
+    const after = console.waitForReady(1_000, { after: console.mark() });
+    device.raw('\u0000\u00ff\u0000\r\nno protocol here\r\nREADY app 2.0.1\r\n');
+    expect(await after).toMatchObject({ version: '2.0.1' });
+    const noise = console.log.list().filter((e) => e.noise).map((e) => e.text);
+    expect(noise).toEqual(['#@!x\\x07VERSION app 2.0.0', '~~~~OK', 'garbage without a line end READY app 2.0.0', '\\x00\\xFF\\x00', 'no protocol here']);
     await console.close();
   });
 

@@ -98,7 +98,8 @@ export class TestAppConsole {
   private lastReady: (ReadyBanner & { index: number }) | undefined;
   private lastTxIndex = 0;
   private closedBy: ConsoleError | undefined;
-  private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+  // latin1 keeps every byte as one character, so line noise (0x00, 0xFF) is seen as it came.
+  private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
   private readonly onClose = (): void => this.lose(new ConsoleError('port-closed', `console ${this.name} closed`));
   private readonly onError = (error: Error): void => {
     this.event(`port error: ${error.message}`);
@@ -286,7 +287,16 @@ export class TestAppConsole {
     }
   }
 
-  private handleLine(text: string): void {
+  /**
+   * One received line, after line noise is dealt with: non-printable bytes (a UART glitching at
+   * power-up or reset sends 0x00 and 0xFF) are dropped, and garbage that arrived without a line
+   * end of its own is cut off where a protocol line starts (READY, OK, …), so the line behind
+   * it still counts. What was dropped is logged as noise.
+   */
+  private handleLine(raw: string): void {
+    const { line: text, noise } = resynchronise(raw);
+    if (noise !== '') this.log.record({ t: this.clock.now(), direction: 'rx', text: noise, noise: true });
+    if (text === '') return;
     const line = parseDeviceLine(text);
     const index = this.log.mark();
     const t = this.clock.now();
@@ -347,6 +357,31 @@ export class TestAppConsole {
   private protocolError(command: string, problem: string): ConsoleError {
     return new ConsoleError('protocol', `bad answer to "${command}" on ${this.name}: ${problem}`, { command, lastLines: this.log.lastReceived(LAST_LINES) });
   }
+}
+
+/** Where a protocol line may start inside a line with garbage in front of it. */
+const LINE_STARTS = /READY |VERSION |BOOT |PRE |GPIO |OK$|ERR(?: |$)/g;
+
+/** "\x00\xFF" for bytes a log cannot show. */
+function escapeNoise(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/**
+ * Splits a received line into the protocol line it carries (or '' when it carries none) and,
+ * when it had noise in it, the line as received, escaped for the log. Printable garbage with
+ * no protocol line in it is returned as the line, to be logged as the noise it parses as.
+ */
+export function resynchronise(raw: string): { line: string; noise: string } {
+  const printable = raw.replace(/[^\x20-\x7e]/g, '');
+  const dropped = printable.length !== raw.length;
+  if (printable === '') return { line: '', noise: escapeNoise(raw) };
+  if (parseDeviceLine(printable).kind !== 'noise') return { line: printable, noise: dropped ? escapeNoise(raw) : '' };
+  for (const match of printable.matchAll(LINE_STARTS)) {
+    const candidate = printable.slice(match.index);
+    if (parseDeviceLine(candidate).kind !== 'noise') return { line: candidate, noise: escapeNoise(raw) };
+  }
+  return { line: dropped ? '' : printable, noise: dropped ? escapeNoise(raw) : '' };
 }
 
 /** Where and how to open a console port. */

@@ -42,6 +42,8 @@ export interface ExposedRunOptions {
   /** Real milliseconds before the program is killed; default no limit. */
   timeoutMs?: number;
   cwd?: string;
+  /** More environment for the program, on top of the emulation's. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A simulated board whose USB connector appears on an emulated bus that child programs can see. */
@@ -75,7 +77,7 @@ export class ExposedBoard {
   async run(file: string, args: readonly string[], options: ExposedRunOptions = {}): Promise<CommandResult> {
     const inherit = options.stdio === 'inherit';
     const result = await execa(file, args, {
-      env: this.env(), extendEnv: true, reject: false, all: !inherit, stdin: inherit ? 'inherit' : 'ignore',
+      env: { ...options.env, ...this.env() }, extendEnv: true, reject: false, all: !inherit, stdin: inherit ? 'inherit' : 'ignore',
       stdout: inherit ? 'inherit' : 'pipe', stderr: inherit ? 'inherit' : 'pipe',
       ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}), ...(options.cwd ? { cwd: options.cwd } : {}),
     });

@@ -48,7 +48,7 @@ export function registerDevices(program: Command, ctx: CliContext): void {
     .addHelpText('after', '\nOn a simulated rig this is the simulated board\'s in-process bus, as the board is now (run\n`dfu-hil enter` first to see its bootloader); on hardware rigs, the machine\'s USB through libusb.')
     .action(async () => {
       const { rig } = await ctx.pickedRig();
-      if (rig.kind === 'sim') {
+      if (rig.kind === 'sim' && ctx.exposure?.rig !== rig.name) {
         await ctx.withRig(async (opened) => {
           if (!(opened instanceof SimRig)) throw new RigNotAvailable('listing the simulated bus of an injected rig', rig.kind);
           await listDevices(ctx, rig, opened.bus, 'simulated bus');
@@ -56,6 +56,7 @@ export function registerDevices(program: Command, ctx: CliContext): void {
         return;
       }
       if (!ctx.services.usbBus) throw new RigNotAvailable('listing USB devices', rig.kind);
-      await listDevices(ctx, rig, await ctx.services.usbBus(), 'USB bus (libusb)');
+      // Under `sim expose`, libusb sees the exposed board as it sees hardware.
+      await listDevices(ctx, rig, await ctx.services.usbBus(), ctx.exposure ? 'exposed USB bus (libusb)' : 'USB bus (libusb)');
     });
 }

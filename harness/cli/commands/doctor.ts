@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { RigConfigError } from '../../rig/config/load-rigs.js';
+import { formatProblem, RigConfigError } from '../../rig/config/load-rigs.js';
 import type { CliContext } from '../context.js';
 import { runDoctorChecks, systemDoctorEnvironment, type CheckResult, type DoctorEnvironment } from '../doctor/checks.js';
 import { ExitCode } from '../exit-codes.js';
@@ -22,7 +22,8 @@ export function registerDoctor(program: Command, ctx: CliContext, environment?: 
         results.push(...await runDoctorChecks(picked.rig, environment ?? systemDoctorEnvironment(ctx.io.env, path.dirname(ctx.rigsPath))));
       } catch (error) {
         if (!(error instanceof RigConfigError)) throw error;
-        results.push({ id: 'config', status: 'fail', detail: error.message, ...(error.hint ? { fix: error.hint } : {}) });
+        const detail = error.problems.length > 1 ? `${error.problems.length} problems:\n${error.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}` : error.message;
+        results.push({ id: 'config', status: 'fail', detail, ...(error.hint ? { fix: error.hint } : {}) });
       }
       const failed = results.filter((r) => r.status === 'fail');
       const warned = results.filter((r) => r.status === 'warn');

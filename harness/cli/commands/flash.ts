@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadImageFile } from '../../dfu/image/image-file.js';
 import { hex32 } from '../../errors.js';
 import { formatUsbId } from '../../rig/config/schema.js';
-import type { DfuEntryReport, Rig, RigStep } from '../../rig/rig.js';
+import type { DfuEntryReport, Rig, RigFlashReport, RigStep } from '../../rig/rig.js';
 import type { ReadyBanner } from '../../serial/test-app-console.js';
 import { CliUsageError, type CliContext } from '../context.js';
 import { flashProgressView } from '../progress.js';
@@ -20,6 +20,14 @@ function stepsMs(rig: Rig, from: number): number {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
+/** "erased 2 sectors (0x08000000, 0x08020000)", "mass-erased the whole flash", "erased nothing (--erase none)". */
+function describeErase(report: RigFlashReport): string {
+  if (report.erase === 'mass') return 'mass-erased the whole flash first';
+  if (report.erase === 'none') return 'erased nothing (--erase none)';
+  const n = report.erasedSectors.length;
+  return `erased ${n} sector${n === 1 ? '' : 's'}${n ? ` (${report.erasedSectors.map(hex32).join(', ')})` : ''}`;
+}
+
 interface FlashOptions {
   address?: string;
   erase: string;
@@ -33,7 +41,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
   program.command('flash')
     .description('flash an image (.bin, .hex, .dfu) over DfuSe: enter DFU if needed, write, verify, leave, wait for READY')
     .argument('<image>', 'image file')
-    .option('--address <hex>', 'load address of a .bin (default 0x08000000)')
+    .option('--address <hex>', 'load address of a .bin (needed unless its vector table places it without doubt)')
     .option('--erase <mode>', 'touched (default), mass or none', 'touched')
     .option('--no-verify', 'do not read back and compare after writing')
     .option('--stay', 'stay in DFU mode afterwards (no leave, no wait for the application)')
@@ -46,6 +54,8 @@ export function registerFlash(program: Command, ctx: CliContext): void {
       checkEntryMethodName(options.method);
       // The image is read before the rig is touched, so a bad file never leaves the board half-way.
       const image = await loadImageFile(file, options.address === undefined ? {} : { address: parseAddress(options.address) });
+      // A .bin placed without --address: say where, and why there, before anything is written.
+      if (image.placement && !ctx.json) ctx.io.stderr.write(`dfu-hil: ${file} has no --address; writing it at ${hex32(image.placement.address)}, ${image.placement.how}\n`);
       await ctx.withRig(async (rig) => {
         const firstStep = rig.trace.steps.length;
         let entered: DfuEntryReport | undefined;
@@ -78,13 +88,13 @@ export function registerFlash(program: Command, ctx: CliContext): void {
           ctx.outJson({
             rig: rig.name, image: file,
             entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
-            bytesWritten: report.bytesWritten, erasedSectors: report.erasedSectors.map(hex32), verified: report.verified,
+            bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), verified: report.verified,
+            placement: image.placement ? { address: hex32(image.placement.address), how: image.placement.how } : null,
             flashMs, totalMs, leave: left ?? null, app: banner ?? null,
           });
           return;
         }
-        const sectors = report.erasedSectors.length;
-        ctx.out(`${rig.name}: wrote ${report.bytesWritten} bytes from ${file}${report.verified ? ', verified' : ''}; erased ${sectors} sector${sectors === 1 ? '' : 's'}${sectors ? ` (${report.erasedSectors.map(hex32).join(', ')})` : ''}; ${seconds(flashMs)}`);
+        ctx.out(`${rig.name}: wrote ${report.bytesWritten} bytes from ${file}${report.verified ? ', verified' : ''}; ${describeErase(report)}; ${seconds(flashMs)}`);
         if (banner) ctx.out(`${rig.name}: left DFU (${left?.outcome}); application ${banner.name} ${banner.version} is up (${seconds(totalMs)} in all)`);
         else ctx.out(`${rig.name}: staying in DFU mode (--stay)`);
       });

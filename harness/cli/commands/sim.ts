@@ -1,6 +1,17 @@
+import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { leaseGatedConnector } from '../../rig/lease-gate.js';
 import type { SimRig } from '../../rig/sim/sim-rig.js';
+import { relayConsole } from '../../serial/console-relay.js';
 import { CliUsageError, type CliContext } from '../context.js';
+import { EXPOSURE_ENV, exposureLeaseDir, type Exposure } from '../exposure.js';
+
+/** Commands that replace or expose the saved board make no sense on a board another command exposes. */
+function refuseUnderExposure(ctx: CliContext, rig: string, command: string): void {
+  if (ctx.exposure?.rig === rig) {
+    throw new CliUsageError(`${command} cannot run under \`dfu-hil sim expose\` of rig ${rig}: that command holds the board`, `Run ${command} after the exposing command has ended.`);
+  }
+}
 
 /** `dfu-hil sim reset` and `dfu-hil sim expose`: the boards of simulated rigs. */
 export function registerSim(program: Command, ctx: CliContext): void {
@@ -14,8 +25,10 @@ export function registerSim(program: Command, ctx: CliContext): void {
       if (rig.kind !== 'sim') {
         throw new CliUsageError(`rig ${rig.name} is a ${rig.kind} board, not a simulated one`, 'Pick a simulated rig with --rig (`dfu-hil rigs` lists them); a real board is recovered with its probe.');
       }
+      refuseUnderExposure(ctx, rig.name, 'sim reset');
       const store = ctx.simStateStore(rig.name);
-      const existed = await store.reset();
+      // The saved board is the board: another command may be using it.
+      const existed = await ctx.withSimLease(rig, () => store.reset());
       if (ctx.json) ctx.outJson({ rig: rig.name, reset: true, hadState: existed, dir: store.dir });
       else ctx.out(existed ? `${rig.name}: simulated board back to factory state (removed ${store.dir})` : `${rig.name}: simulated board already in factory state (nothing saved in ${store.dir})`);
     });
@@ -42,16 +55,27 @@ export function registerSim(program: Command, ctx: CliContext): void {
       if (config.kind !== 'sim') {
         throw new CliUsageError(`rig ${config.name} is a ${config.kind} board; only a simulated board can be exposed`, 'A real board is already on your USB bus: run the program directly.');
       }
+      refuseUnderExposure(ctx, config.name, 'sim expose');
       const { ExposedBoard } = await import('../../usb-emulation/exposed-board.js');
-      await ctx.withRig(async (rig) => {
+      await ctx.withRig(async (rig, lease) => {
         const sim = rig as SimRig;
         const mark = sim.console.mark();
-        const exposed = await ExposedBoard.start({ clock: sim.clock, connector: sim.board.usb });
+        // The program reaches the board only while this command holds its lease.
+        const exposed = await ExposedBoard.start({ clock: sim.clock, connector: leaseGatedConnector(sim.board.usb, lease) });
+        const relay = await relayConsole(sim.board.console);
+        // A dfu-hil the program runs uses this board through the exposure, not a copy of the saved one.
+        const exposure: Exposure = { rig: config.name, leaseId: lease.holder.leaseId, lockDir: lease.lockDir, console: relay.path };
         let result;
         try {
-          result = await exposed.run(file, args, { stdio: ctx.json ? 'pipe' : 'inherit', ...(options.timeout ? { timeoutMs: options.timeout } : {}) });
+          result = await exposed.run(file, args, {
+            stdio: ctx.json ? 'pipe' : 'inherit', env: { [EXPOSURE_ENV]: JSON.stringify(exposure) },
+            ...(options.timeout ? { timeoutMs: options.timeout } : {}),
+          });
         } finally {
+          await relay.close();
           await exposed.close();
+          // The turns the program's commands took on the board end with the exposure.
+          await rm(exposureLeaseDir(exposure), { recursive: true, force: true });
         }
         // Whatever the program did (a leave, say), give the board a moment to boot and report it.
         if (sim.board.runningCode === 'app') await sim.waitForApp(rig.config.timeouts.readyMs).catch(() => undefined);

@@ -2,7 +2,7 @@ import { hex32 } from '../../errors.js';
 import { ImageError } from './errors.js';
 import { createFirmwareImage, type FirmwareImage } from './firmware-image.js';
 
-/** Where a .bin goes when nobody says: the start of bank 1, where the CM7 boots (BOOT_CM7_ADD0 = 0x0800). */
+/** The start of bank 1, where the CM7 boots (BOOT_CM7_ADD0 = 0x0800); a .bin goes there only when asked or derived (bin-placement.ts). */
 export const DEFAULT_BIN_ADDRESS = 0x08000000;
 
 /** Wraps raw bytes as an image loaded at `address`. */

@@ -16,7 +16,10 @@ export type ImageFault =
   | 'hex-record'
   | 'empty'
   | 'invalid-argument'
-  | 'version-block';
+  | 'version-block'
+  | 'no-address'
+  | 'hash'
+  | 'manifest';
 
 const HINTS: Record<ImageFault, string> = {
   unreadable: 'Check the path and the file permissions.',
@@ -31,6 +34,9 @@ const HINTS: Record<ImageFault, string> = {
   empty: 'The image holds no bytes to flash; check the build output.',
   'invalid-argument': 'Check the values passed to the image functions.',
   'version-block': 'See docs/image-version-block.md for the block\'s layout.',
+  'no-address': 'Give the load address, e.g. --address 0x08000000 (bank 1, where the CM7 boots) or --address 0x08100000 (bank 2, the CM4), or flash the .hex or .dfu, which carry their addresses.',
+  hash: 'The file is not the one the manifest lists: it was changed after the build, or the manifest is stale. Rebuild the images (`make -C firmware-images images`) or restore the file from git.',
+  manifest: 'Fix or regenerate the manifest.json beside the image (`make -C firmware-images images`).',
 };
 
 /** A firmware image file (or in-memory image) is malformed or does not fit the device. */
@@ -47,5 +53,12 @@ export class ImageError extends DfuHilError {
     this.fault = fault;
     this.source = source;
     this.problem = problem;
+  }
+}
+
+/** A file the manifest beside it lists, whose bytes do not have the listed SHA-256. */
+export class ImageHashError extends ImageError {
+  constructor(source: string, readonly manifest: string, readonly expected: string, readonly actual: string) {
+    super(source, 'hash', `SHA-256 ${actual} does not match ${expected}, listed for it in ${manifest}`);
   }
 }

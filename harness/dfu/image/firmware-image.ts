@@ -42,6 +42,15 @@ export interface FirmwareImage {
   readonly device?: DeviceIdentity;
   /** From an Intel HEX start linear address record (type 05). */
   readonly startAddress?: number;
+  /** How a .bin's load address was found when nobody gave one (see bin-placement.ts). */
+  readonly placement?: BinPlacement;
+}
+
+/** A .bin's load address found from its contents, and how. */
+export interface BinPlacement {
+  address: number;
+  /** One sentence saying how, for the person who left the address out. */
+  how: string;
 }
 
 /** What {@link createFirmwareImage} needs. */
@@ -53,6 +62,7 @@ export interface FirmwareImageInit {
   targets?: readonly DfuseTarget[];
   device?: DeviceIdentity;
   startAddress?: number;
+  placement?: BinPlacement;
 }
 
 const ADDRESS_SPACE_END = 0x1_0000_0000;
@@ -147,6 +157,7 @@ export function createFirmwareImage(init: FirmwareImageInit): FirmwareImage {
     ...(targets ? { targets } : {}),
     ...(init.device ? { device: { ...init.device } } : {}),
     ...(init.startAddress !== undefined ? { startAddress: init.startAddress } : {}),
+    ...(init.placement ? { placement: { ...init.placement } } : {}),
   };
 }
 

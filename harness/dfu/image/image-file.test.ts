@@ -34,10 +34,23 @@ describe('loadImageFile', () => {
     expect((await loadImageFile(join(dir, 'app.bin'))).format).toBe('bin');
   });
 
-  it('places a .bin at the given address, 0x08000000 by default', async () => {
+  it('places a .bin at the given address, and refuses one without an address it cannot derive', async () => {
     await writeFile(join(dir, 'cm4.bin'), Uint8Array.from([1, 2, 3, 4]));
-    expect((await loadImageFile(join(dir, 'cm4.bin'), { address: 0x08100000 })).segments[0]?.address).toBe(0x08100000);
-    expect((await loadImageFile(join(dir, 'cm4.bin'))).segments[0]?.address).toBe(0x08000000);
+    const placed = await loadImageFile(join(dir, 'cm4.bin'), { address: 0x08100000 });
+    expect(placed.segments[0]?.address).toBe(0x08100000);
+    expect(placed.placement).toBeUndefined();
+    const error = await faultOf(loadImageFile(join(dir, 'cm4.bin')));
+    expect(error.fault).toBe('no-address');
+    expect(error.message).toBe(`${join(dir, 'cm4.bin')}: a .bin carries no load address, and none can be derived without doubt: it is shorter than a vector table`);
+    expect(error.hint).toMatch(/--address 0x08000000 \(bank 1, where the CM7 boots\) or --address 0x08100000/);
+  });
+
+  it('derives a .bin\'s address from a vector table that leaves no doubt, and says so', async () => {
+    const bank2 = buildTestAppImage({ name: 'dfu-hil-cm4', version: '1.0.0', loadAddress: 0x08100000, core: 4 });
+    await writeBinFile(join(dir, 'bank2.bin'), bank2);
+    const image = await loadImageFile(join(dir, 'bank2.bin'));
+    expect(image.segments).toEqual(bank2.segments);
+    expect(image.placement).toEqual({ address: 0x08100000, how: 'from its vector table: the reset vector (0x08100441) and 164 other vectors point into the image only when it starts at 0x08100000' });
   });
 
   it('refuses an address for files that carry their own', async () => {
@@ -59,7 +72,7 @@ describe('loadImageFile', () => {
     const { dfuSuffixCrc } = await import('./crc32.js');
     new DataView(suffixed.buffer).setUint32(16, dfuSuffixCrc(suffixed.subarray(0, 16)), true);
     await writeFile(join(dir, 'plain.bin'), suffixed);
-    const image = await loadImageFile(join(dir, 'plain.bin'));
+    const image = await loadImageFile(join(dir, 'plain.bin'), { address: 0x08000000 });
     expect(image.segments).toEqual([{ address: 0x08000000, data: Uint8Array.from([1, 2, 3, 4]) }]);
     expect(image.device).toEqual({ vendorId: 0x0483, productId: 0xdf11, bcdDevice: 0x0200 });
     suffixed[0] = 9;

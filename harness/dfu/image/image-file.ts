@@ -1,11 +1,13 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { hex32 } from '../../errors.js';
-import { DEFAULT_BIN_ADDRESS, loadBin } from './bin.js';
+import { loadBin } from './bin.js';
+import { deriveBinPlacement } from './bin-placement.js';
 import { DFU_SUFFIX_SIZE, hasDfusePrefix, hasDfuSuffix, readDfu, readDfuSuffix, writeDfu, type WriteDfuOptions } from './dfuse-file.js';
 import { ImageError } from './errors.js';
-import { createFirmwareImage, imageToBin, type FirmwareImage } from './firmware-image.js';
+import { createFirmwareImage, imageToBin, type BinPlacement, type FirmwareImage } from './firmware-image.js';
 import { readHex, writeHex, type WriteHexOptions } from './intel-hex.js';
+import { checkManifestHash } from './manifest-check.js';
 
 /** A file format this module reads. */
 export type ImageFileFormat = 'bin' | 'hex' | 'dfu';
@@ -34,7 +36,11 @@ export function detectImageFormat(bytes: Uint8Array, path: string): ImageFileFor
 
 /** Options of {@link loadImageFile}. */
 export interface LoadImageOptions {
-  /** Load address of a .bin (default DEFAULT_BIN_ADDRESS, 0x08000000); refused for .hex/.dfu, which carry their own. */
+  /**
+   * Load address of a .bin; refused for .hex/.dfu, which carry their own. Without it a .bin is
+   * placed only where its vector table leaves no doubt (bin-placement.ts; the image's
+   * `placement` says how), and refused otherwise.
+   */
   address?: number;
 }
 
@@ -52,8 +58,19 @@ export function parseImage(bytes: Uint8Array, path: string, options: LoadImageOp
   switch (format) {
     case 'dfu': return readDfu(bytes, path);
     case 'hex': return readHex(bytes, path);
-    case 'bin': return loadBinMaybeSuffixed(bytes, options.address ?? DEFAULT_BIN_ADDRESS, path);
+    case 'bin': return loadBinMaybeSuffixed(bytes, options.address, path);
   }
+}
+
+/** The given address, or the one the image's vector table leaves; an ImageError when there is none. */
+function placeBin(payload: Uint8Array, address: number | undefined, path: string): { address: number; placement?: BinPlacement } {
+  if (address !== undefined) return { address };
+  if (payload.length === 0) throw new ImageError(path, 'empty', 'the file is empty');
+  const derived = deriveBinPlacement(payload);
+  if ('problem' in derived) {
+    throw new ImageError(path, 'no-address', `a .bin carries no load address, and none can be derived without doubt: ${derived.problem}`);
+  }
+  return { address: derived.address, placement: derived };
 }
 
 /**
@@ -61,19 +78,26 @@ export function parseImage(bytes: Uint8Array, path: string, options: LoadImageOp
  * without it, as dfu-util does, keeping the suffix's device identity; a suffix whose CRC does
  * not match is an error rather than 16 stray bytes flashed after the firmware.
  */
-function loadBinMaybeSuffixed(bytes: Uint8Array, address: number, path: string): FirmwareImage {
-  if (!hasDfuSuffix(bytes)) return loadBin(bytes, address, path);
-  const suffix = readDfuSuffix(bytes, path);
-  const payload = loadBin(bytes.subarray(0, bytes.length - DFU_SUFFIX_SIZE), address, path);
+function loadBinMaybeSuffixed(bytes: Uint8Array, given: number | undefined, path: string): FirmwareImage {
+  const suffixed = hasDfuSuffix(bytes);
+  const suffix = suffixed ? readDfuSuffix(bytes, path) : undefined;
+  const body = suffixed ? bytes.subarray(0, bytes.length - DFU_SUFFIX_SIZE) : bytes;
+  const { address, placement } = placeBin(body, given, path);
+  const payload = loadBin(body, address, path);
+  if (!suffix && !placement) return payload;
   return createFirmwareImage({
     source: path,
     format: 'bin',
     segments: payload.segments,
-    device: { vendorId: suffix.vendorId, productId: suffix.productId, bcdDevice: suffix.bcdDevice },
+    ...(suffix ? { device: { vendorId: suffix.vendorId, productId: suffix.productId, bcdDevice: suffix.bcdDevice } } : {}),
+    ...(placement ? { placement } : {}),
   });
 }
 
-/** Reads a .bin/.hex/.dfu file into an image; every fault is an ImageError naming the file. */
+/**
+ * Reads a .bin/.hex/.dfu file into an image; every fault is an ImageError naming the file. A
+ * file the manifest.json beside it lists must have the listed SHA-256 (manifest-check.ts).
+ */
 export async function loadImageFile(path: string, options: LoadImageOptions = {}): Promise<FirmwareImage> {
   let bytes: Uint8Array;
   try {
@@ -81,7 +105,9 @@ export async function loadImageFile(path: string, options: LoadImageOptions = {}
   } catch (error) {
     throw new ImageError(path, 'unreadable', `cannot read the file: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  return parseImage(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, options);
+  const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  await checkManifestHash(path, view);
+  return parseImage(view, path, options);
 }
 
 /** Writes bytes, turning file-system errors into ImageError. */

@@ -11,3 +11,5 @@ export * from './intel-hex.js';
 export * from './dfuse-file.js';
 export * from './layout-check.js';
 export * from './image-file.js';
+export * from './bin-placement.js';
+export * from './manifest-check.js';

@@ -219,6 +219,49 @@ rigs:
       keyPath: '', line: 4, column: 1,
       parts: ['found text that is not valid YAML'],
     },
+    // YAML-level problems the YAML library's toJS() would throw on, unlocated.
+    {
+      name: 'an alias to no anchor',
+      text: 'rigs:\n  a:\n    kind: *x\n',
+      keyPath: 'rigs.a.kind', line: 3, column: 11,
+      parts: ['found the alias *x', 'expected an anchor &x defined before it'],
+    },
+    {
+      name: 'a merge key with a number',
+      text: 'rigs:\n  a:\n    <<: 5\n    kind: sim\n',
+      keyPath: 'rigs.a.<<', line: 3, column: 5,
+      parts: ['found the merge key << with "5"', 'expected << to take a mapping'],
+    },
+    {
+      name: 'a merge key with an alias to a list',
+      text: 'rigs:\n  a:\n    kind: sim\n    description: &l a text\n  b:\n    <<: *l\n    kind: sim\n',
+      keyPath: 'rigs.b.<<', line: 6, column: 5,
+      parts: ['the alias *l, which is not a mapping'],
+    },
+    {
+      name: 'a recursive alias',
+      text: 'rigs: &r\n  a:\n    kind: sim\n    description: *r\n',
+      keyPath: 'rigs.a.description', line: 4, column: 18,
+      parts: ['found the alias *r inside its own anchor', 'a recursive alias has no end'],
+    },
+    {
+      name: 'a list as a key',
+      text: 'rigs:\n  ? [a, b]\n  : { kind: sim }\n',
+      keyPath: 'rigs', line: 2, column: 5,
+      parts: ['found a list used as a key', 'expected a plain name as the key'],
+    },
+    {
+      name: 'an alias bomb',
+      text: `rigs:\n  s:\n    kind: sim\n    description: [&a [1, 1], &b [${Array(11).fill('*a').join(', ')}], [${Array(101).fill('*b').join(', ')}]]\n`,
+      keyPath: 'rigs.s.description[1][0]', line: 4, column: 34,
+      parts: ['found aliases that expand without bound'],
+    },
+    {
+      name: 'a value its tag does not fit',
+      text: 'rigs:\n  a:\n    kind: sim\n    description: !!int abc\n',
+      keyPath: 'rigs.a.description', line: 4, column: 18,
+      parts: ['found a value YAML cannot read as written'],
+    },
   ];
 
   it.each(broken)('names the key, line and expected form for $name', ({ text, keyPath, line, column, parts }) => {
@@ -229,6 +272,18 @@ rigs:
     expect(error.message.startsWith(`rigs.yaml:${line}:${column}: `)).toBe(true);
     for (const part of parts) expect(error.message).toContain(part);
     expect(error.hint).toContain('rigs.yaml');
+  });
+
+  it('accepts merge keys that merge mappings, as most YAML tools do', () => {
+    const file = parseRigs('rigs:\n  a: &base\n    kind: sim\n    allowOptionBytes: true\n  b:\n    <<: *base\n    description: merged\n', 'rigs.yaml');
+    expect(file.rigs.get('b')).toMatchObject({ kind: 'sim', allowOptionBytes: true, description: 'merged' });
+  });
+
+  it('reports YAML-level and schema problems together, in file order', () => {
+    const error = parseError('rigs:\n  a:\n    kind: simm\n    <<: 5\n  b:\n    kind: *nope\n    allowOptionBytes: maybe\n');
+    expect(error.problems.map((p) => `${p.line}:${p.column} ${p.keyPath}`)).toEqual([
+      '3:11 rigs.a.kind', '4:5 rigs.a.<<', '6:11 rigs.b.kind', '7:23 rigs.b.allowOptionBytes',
+    ]);
   });
 
   it('counts the further problems in the message', () => {

@@ -3,10 +3,11 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type * as z from 'zod';
 import { DfuHilError } from '../../errors.js';
 import { defaultRunnerLabels, rigsFileSchema, type RigSettings } from './schema.js';
+import { readYaml } from './yaml-reader.js';
 
 /** One problem in a rigs file, located. */
 export interface RigConfigProblem {
@@ -112,6 +113,38 @@ function locate(doc: Document, keys: readonly PathKey[], wantKey?: string): { no
   return { node: current as Node, at: deepest };
 }
 
+/** The key path of the deepest map entry whose key or value spans `offset` (for YAML-level problems). */
+function keyPathAt(doc: Document, offset: number): string {
+  const keys: PathKey[] = [];
+  let current: unknown = doc.contents;
+  for (;;) {
+    const within = (node: unknown): boolean => {
+      const range = (node as Node | null)?.range;
+      return range != null && offset >= range[0] && offset <= range[2];
+    };
+    if (isMap(current)) {
+      // From the key to the end of the value: a tag or anchor before the value counts as the value.
+      const pair = current.items.find((p) => {
+        const start = (p.key as Node | null)?.range?.[0];
+        const end = (p.value as Node | null)?.range?.[2] ?? (p.key as Node | null)?.range?.[2];
+        return start != null && end != null && offset >= start && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) break;
+      keys.push(typeof pair.key.value === 'symbol' ? '<<' : String(pair.key.value));
+      if (within(pair.key)) break;
+      current = pair.value;
+    } else if (isSeq(current)) {
+      const index = current.items.findIndex(within);
+      if (index < 0) break;
+      keys.push(index);
+      current = current.items[index];
+    } else {
+      break;
+    }
+  }
+  return keyPathOf(keys);
+}
+
 function keyPathOf(keys: readonly PathKey[]): string {
   return keys.map((k) => (typeof k === 'number' ? `[${k}]` : k)).join('.').replace(/\.\[/g, '[');
 }
@@ -143,19 +176,22 @@ function problemFromIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCou
   return { file, keyPath: keyPathOf(keys), line: pos.line, column: pos.col, found: describeNode(node), expected: expectedOf(issue) };
 }
 
-/** Parses the text of a rigs file; `file` is used in messages only. */
+/** Parses the text of a rigs file; `file` is used in messages only. Every problem, YAML or schema, is in one RigConfigError. */
 export function parseRigs(text: string, file: string): RigsFile {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new RigConfigError(doc.errors.map((e) => {
-      const pos = lines.linePos(e.pos[0]);
-      return { file, keyPath: '', line: pos.line, column: pos.col, found: 'text that is not valid YAML', expected: `expected YAML (${e.message.split('\n')[0]})` };
-    }));
+  const { original, doc, lines, value, problems: yamlProblems } = readYaml(text);
+  const problems: RigConfigProblem[] = yamlProblems.map((p) => {
+    const pos = lines.linePos(p.offset);
+    return { file, keyPath: p.syntax ? '' : keyPathAt(original, p.offset), line: pos.line, column: pos.col, found: p.found, expected: p.expected };
+  });
+  // Text that is not YAML has no structure worth checking against the schema.
+  const result = doc.errors.length > 0 || value === undefined && problems.length > 0 ? undefined : rigsFileSchema.safeParse(value ?? {});
+  if (result && !result.success) {
+    // A value taken out for a YAML problem is reported once, as that problem.
+    const covered = problems.map((p) => p.keyPath).filter((k) => k !== '');
+    const under = (keyPath: string): boolean => covered.some((k) => keyPath === k || keyPath.startsWith(`${k}.`) || keyPath.startsWith(`${k}[`));
+    problems.push(...result.error.issues.map((issue) => problemFromIssue(issue, doc, lines, file)).filter((p) => !under(p.keyPath)));
   }
-  const result = rigsFileSchema.safeParse(doc.toJS() ?? {});
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => problemFromIssue(issue, doc, lines, file));
+  if (problems.length > 0 || !result?.success) {
     // An unknown key at the same place as a missing one is the cause of both: show it first.
     const rank = (p: RigConfigProblem): number => (p.found.startsWith('unknown key') ? 0 : 1);
     problems.sort((a, b) => a.line - b.line || a.column - b.column || rank(a) - rank(b));

@@ -1,7 +1,7 @@
 // The hardware rig tested at its seams: an in-process USB bus with a scripted DfuSe device for
 // the ROM, a scripted test application behind the serialport binding for the console, and an
 // in-process command runner answering as openocd / st-flash / uhubctl do.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -18,10 +18,10 @@ import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import { TransferTrace } from '../../usb/trace.js';
 import type { RigConfig } from '../config/load-rigs.js';
 import { rigsFileSchema } from '../config/schema.js';
-import { acquireRigLease, RigLockBusyError } from '../lock/rig-lock.js';
+import { acquireRigLease, RigLockBusyError, RigLockLostError } from '../lock/rig-lock.js';
 import { DFU_ENTRY_MAGIC_ADDRESS } from '../probe-entry.js';
 import { syntheticReferenceImages } from '../reference-images.js';
-import { RigCapabilityMissing, RigTestError } from '../rig.js';
+import { classifyFailure, RigCapabilityMissing, RigTestError } from '../rig.js';
 import { acquireOwnLease, AmbiguousDeviceError, createNucleoH745Rig, type NucleoH745RigOptions } from './nucleo-h745-rig.js';
 
 const DFU_SERIAL = '200364500000';
@@ -383,6 +383,29 @@ describe('NucleoH745Rig', () => {
     await rig.close();
     const again = await createNucleoH745Rig(rigConfig(), context(), options());
     await again.close();
+  });
+
+  it('stops touching the board once its lease is taken: steps, console and USB fail as infrastructure', async () => {
+    const rig = await createNucleoH745Rig(rigConfig(), context(), options());
+    try {
+      await rig.enterDfu('console-jump');
+      // Another run takes the rig over (this one stalled past its TTL, say).
+      const holderFile = path.join(lockDir, 'bench-t.holder.json');
+      const holder = JSON.parse(await readFile(holderFile, 'utf8')) as Record<string, unknown>;
+      await writeFile(holderFile, JSON.stringify({ ...holder, leaseId: 'someone-else', pid: 4242, host: 'other-host' }));
+      const usbMark = rig.trace.usb.mark();
+      const sent = app.received.length;
+      const error = await rig.flash({ source: 'tiny.bin', segments: [{ address: 0x08000000, data: new Uint8Array(64) }] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RigLockLostError);
+      expect(classifyFailure(error)).toBe('infrastructure');
+      expect((error as Error).message).toBe('lost the lease on rig "bench-t": taken over: held by ' + `${String(holder.user)}@other-host pid 4242, since ${String(holder.startedAt)}`);
+      await expect(rig.console.version()).rejects.toBeInstanceOf(RigLockLostError);
+      await expect(rig.bootloaderPresent()).rejects.toBeInstanceOf(RigLockLostError);
+      expect(rig.trace.usb.since(usbMark)).toEqual([]);
+      expect(app.received.length).toBe(sent);
+    } finally {
+      await rig.close();
+    }
   });
 
   it('gives the lease back when opening the console fails', async () => {

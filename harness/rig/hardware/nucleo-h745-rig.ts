@@ -11,6 +11,8 @@
 import os from 'node:os';
 import { systemClock, type Clock } from '../../clock/clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { guardBus } from '../../dfu/guarded-transport.js';
+import { leaseGated, leaseGatedBus, type LeaseHandle } from '../lease-gate.js';
 import { DfuHilError } from '../../errors.js';
 import { createExecaRunner, type CommandRunner } from '../../probe/command-runner.js';
 import { createDebugProbe, PROBE_TOOL_FEATURES } from '../../probe/probe-tools.js';
@@ -47,10 +49,7 @@ export const GPIO_OFFSETS: Readonly<Record<GpioRegisterName, number>> = {
 const GPIO_SPAN = 0x28;
 
 /** A held rig lease, as the rig uses it. */
-export interface RigLeaseHandle {
-  assertHeld(): void;
-  release(): Promise<void>;
-}
+export type RigLeaseHandle = LeaseHandle;
 
 /** Options of {@link openConsolePort}: where the rig's console is. */
 export interface ConsolePortOptions {
@@ -217,7 +216,8 @@ export class NucleoH745Rig implements Rig {
     const known = this.dfuDevice;
     const present = known ? (await this.matching()).find((d) => d.deviceAddress === known.deviceAddress && d.portPath === known.portPath) : undefined;
     const device = present ?? await this.waitForBootloader();
-    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
+    // The rig's policy, whatever the caller passed: it is the rig that allows option bytes.
+    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock, allowOptionBytes: this.config.allowOptionBytes });
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
@@ -367,6 +367,7 @@ export class NucleoH745Rig implements Rig {
     const t = this.clock.now();
     try {
       if (this.closed) throw new RigInfrastructureError('rig-closed', `rig "${this.name}" is closed`, { hint: 'Create the rig again.' });
+      await this.lease.check?.();
       this.lease.assertHeld();
       const result = await work();
       this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok' });
@@ -427,16 +428,22 @@ export async function createNucleoH745Rig(config: RigConfig, context: RigContext
     throw new RigInfrastructureError('rig-config', `rig "${config.name}" has no console.path`, { hint: 'Set console.path to the ST-LINK\'s /dev/serial/by-id/… name (`ls -l /dev/serial/by-id/`).' });
   }
 
-  const acquire = options.acquireLease ?? ((rig: string) => acquireOwnLease(rig, context, clock));
+  // A lease the caller holds is used, never released here; otherwise the rig takes its own.
+  const given = context.lease;
+  const acquire = options.acquireLease ?? (given
+    ? async () => ({ assertHeld: () => given.assertHeld(), check: () => given.check?.() ?? Promise.resolve(), release: async () => undefined })
+    : (rig: string) => acquireOwnLease(rig, context, clock));
   const lease = await acquire(config.name);
   try {
     const log = new ConsoleLog();
     const openConsole = options.openConsole ?? openConsolePort;
-    const open = (): Promise<TestAppConsole> => openConsole({ path: consolePath, baudRate: config.console.baud, clock, log, commandTimeoutMs: config.timeouts.consoleMs });
+    // Console, USB and probe reach the board only while the lease is held.
+    const open = async (): Promise<TestAppConsole> => leaseGated(await openConsole({ path: consolePath, baudRate: config.console.baud, clock, log, commandTimeoutMs: config.timeouts.consoleMs }), lease);
     const first = await open();
     const keeper = new ConsoleKeeper(first, open, { clock, log, path: consolePath, reopenWithinMs: config.timeouts.enumerationMs });
-    const bus = options.bus ?? new LibusbBus({ clock, trace: new TransferTrace() });
-    return new NucleoH745Rig(config, context, options.images, clock, bus, keeper, log, lease, options.runner ?? createExecaRunner(), {
+    // Every transport opened on the rig's bus carries the rig's option-byte policy.
+    const bus = leaseGatedBus(guardBus(options.bus ?? new LibusbBus({ clock, trace: new TransferTrace() }), { allowOptionBytes: config.allowOptionBytes }, clock), lease);
+    return new NucleoH745Rig(config, context, options.images, clock, bus, keeper, log, lease, leaseGated(options.runner ?? createExecaRunner(), lease), {
       pollIntervalMs: options.pollIntervalMs ?? 100,
       powerOffMs: options.powerOffMs ?? 1_000,
     });

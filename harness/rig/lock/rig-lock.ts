@@ -56,6 +56,8 @@ export interface AcquireOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Receives warnings (a stale lease taken over, a lease lost). */
   warn?: (message: string) => void;
+  /** Called once when the rig is found busy and the acquirer is going to wait for it. */
+  onWait?: (holder: LeaseHolder | undefined, waitMs: number) => void;
 }
 
 /** The rig is held by someone else and did not come free in time. */
@@ -145,9 +147,25 @@ export class RigLease {
     if (this.lostError) throw this.lostError;
   }
 
+  /**
+   * Looks at the lease on disk now, without waiting for the next refresh: gone, or held under
+   * another lease id (taken over after this holder stalled), it is lost. Throws {@link RigLockLostError}.
+   */
+  async check(): Promise<void> {
+    this.assertHeld();
+    if (this.released) return;
+    const current = await readHolder(this.holderFile);
+    const lockExists = await stat(path.join(this.lockDir, `${this.holder.rig}.lock`)).then(() => true, () => false);
+    if (current?.leaseId !== this.holder.leaseId || !lockExists) {
+      const by = current && current.leaseId !== this.holder.leaseId ? `taken over: ${describeHolder(current)}` : 'its lock is gone';
+      this.markLost(new RigLockLostError(this.holder.rig, new Error(by)));
+      this.assertHeld();
+    }
+  }
+
   /** Called by the refresher when the lock was compromised. */
   markLost(error: RigLockLostError): void {
-    this.lostError = error;
+    this.lostError ??= error;
   }
 
   /** Gives the rig back; safe to call twice. */
@@ -202,6 +220,7 @@ export async function acquireRigLease(options: AcquireOptions): Promise<RigLease
   const lockPath = `${base}.lock`;
   const holderFile = `${base}.holder.json`;
   const started = clock.now();
+  let toldWaiting = false;
 
   for (;;) {
     const previous = await readHolder(holderFile);
@@ -253,6 +272,10 @@ export async function acquireRigLease(options: AcquireOptions): Promise<RigLease
     const waited = clock.now() - started;
     if (waited >= waitMs) {
       throw new RigLockBusyError(options.rig, await readHolder(holderFile), waitMs > 0 ? waited : 0, dir);
+    }
+    if (!toldWaiting) {
+      toldWaiting = true;
+      options.onWait?.(await readHolder(holderFile), waitMs);
     }
     await clock.sleep(Math.min(pollMs, waitMs - waited));
   }

@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient } from '../../dfu/dfuse-client.js';
+import { DfuDisconnectedError } from '../../dfu/errors.js';
+import { DfuRequest } from '../../dfu/protocol.js';
 import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
@@ -54,6 +56,20 @@ describe('the host library on the simulated board', () => {
     expect(Buffer.from(board.flash.read(BANK2, MiB)).equals(Buffer.from(bank2))).toBe(true);
     expect(board.flash.eccErrorWords()).toEqual([]);
     expect(elapsed).toBeGreaterThanOrEqual(16 * board.flash.timing.sectorEraseMs);
+    bus.dispose();
+  });
+
+  it('reports a board gone during leave\'s SET_ADDRESS as a disconnect, not as a leave', async () => {
+    const { clock, board, bus, info } = await boardInDfu('1-1', '200364500000');
+    const client = await DfuseClient.open(bus, info, { clock });
+    board.faults.bootloader.disconnectAt({ request: DfuRequest.Dnload, nth: 1 });
+    const error = await client.leave(BANK1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuDisconnectedError);
+    expect((error as DfuDisconnectedError).code).toBe('dfu-disconnected');
+    expect((error as Error).message).toBe('the device left the bus during SET_ADDRESS 0x08000000 of leave, before the leave request was sent');
+    expect((error as Error).cause).toMatchObject({ code: 'usb-no-device' });
+    // It never jumped: the application did not start.
+    expect(board.runningCode).toBe('bootloader');
     bus.dispose();
   });
 

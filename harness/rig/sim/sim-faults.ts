@@ -10,7 +10,7 @@ const REQUEST_CODES: Record<DfuRequestName, number> = {
 
 /** The simulated board's fault injection, in the rig's terms. */
 export class SimRigFaults implements RigFaults {
-  private readonly armed: FaultHandle[] = [];
+  private readonly armed: Array<FaultHandle | ArmedFault> = [];
 
   constructor(private readonly board: SimulatedNucleoH745) {}
 
@@ -18,8 +18,8 @@ export class SimRigFaults implements RigFaults {
     return this.keep(this.board.faults.bootloader.leaveRace());
   }
 
-  stall(request: DfuRequestName, nth = 1): ArmedFault {
-    return this.keep(this.board.faults.bootloader.stallAt({ request: REQUEST_CODES[request], nth }));
+  stall(request: DfuRequestName, nth = 1, times = 1): ArmedFault {
+    return this.keep(this.board.faults.bootloader.stallAt({ request: REQUEST_CODES[request], nth }, { times }));
   }
 
   stallFirstStatusAfterCommand(): ArmedFault {
@@ -42,17 +42,40 @@ export class SimRigFaults implements RigFaults {
     this.board.faults.consoleNoise(text);
   }
 
+  consoleNoiseAtReset(text: string): void {
+    this.board.faults.noiseOnReset = Uint8Array.from(Buffer.from(text, 'latin1'));
+  }
+
   slowReEnumeration(extraMs: number): void {
     this.board.faults.slowReEnumerationMs = extraMs;
+  }
+
+  powerLossIn(afterMs: number): ArmedFault {
+    return this.keep(this.timed(`power loss in ${afterMs} ms`, afterMs, () => this.board.powerOff()));
+  }
+
+  resetIn(afterMs: number): ArmedFault {
+    return this.keep(this.timed(`reset (NRST) in ${afterMs} ms`, afterMs, () => this.board.pressReset()));
   }
 
   clear(): void {
     for (const f of this.armed.splice(0)) f.disarm();
     this.board.faults.slowReEnumerationMs = 0;
+    this.board.faults.noiseOnReset = new Uint8Array();
   }
 
-  private keep(handle: FaultHandle): ArmedFault {
+  private keep(handle: FaultHandle | ArmedFault): ArmedFault {
     this.armed.push(handle);
     return handle;
+  }
+
+  /** Does `act` on the board's clock after `afterMs`, unless disarmed first; fired once it has. */
+  private timed(description: string, afterMs: number, act: () => void): ArmedFault {
+    let fired = false;
+    const timer = this.board.clock.setTimer(afterMs, () => {
+      fired = true;
+      act();
+    });
+    return { description, get fired() { return fired; }, disarm: () => timer.cancel() };
   }
 }

@@ -1,5 +1,7 @@
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { DfuseClient, type DfuseOpenOptions } from '../../dfu/dfuse-client.js';
+import { guardBus } from '../../dfu/guarded-transport.js';
+import { leaseGated, leaseGatedBus, type LeaseHandle } from '../lease-gate.js';
 import { DfuHilError } from '../../errors.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
@@ -48,6 +50,11 @@ export interface SimRigOptions {
   initialState?: SimBoardState;
   /** How the host reaches the board's USB; default {@link inProcessSimUsb}. */
   usb?: SimUsbWiring;
+  /**
+   * The board's lease, held by the caller (the CLI). The rig's bus, console and probe then reach
+   * the board only while it is held; once it is lost they fail with RigLockLostError.
+   */
+  lease?: LeaseHandle;
 }
 
 /**
@@ -72,11 +79,13 @@ export class SimRig implements Rig {
     readonly console: TestAppConsole,
     readonly images: ReferenceImages,
     private readonly usb: SimUsbAttachment,
+    private readonly lease: LeaseHandle | undefined,
   ) {
     // A simulated board's power is always switchable.
     this.capabilities = { ...capabilitiesFromConfig(config), powerControl: true };
     this.faults = new SimRigFaults(board);
-    this.probe = new SimulatedProbe(board.debug, clock);
+    const probe = new SimulatedProbe(board.debug, clock);
+    this.probe = lease ? leaseGated(probe, lease) : probe;
   }
 
   /**
@@ -100,12 +109,17 @@ export class SimRig implements Rig {
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
     if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
-    const usb = await (options.usb ?? inProcessSimUsb)({ clock, connector: board.usb, trace: new TransferTrace() });
-    const console = await openTestAppConsole({
+    const { lease } = options;
+    const wired = await (options.usb ?? inProcessSimUsb)({ clock, connector: board.usb, trace: new TransferTrace() });
+    // Every transport opened on the rig's bus carries the rig's option-byte policy, and its lease.
+    const guarded = guardBus(wired.bus, { allowOptionBytes: config.allowOptionBytes }, clock);
+    const usb = { ...wired, bus: lease ? leaseGatedBus(guarded, lease) : guarded };
+    const opened = await openTestAppConsole({
       path: consolePath, binding: createSimSerialBinding(board.console, { path: consolePath }), clock,
       log: new ConsoleLog(), commandTimeoutMs: config.timeouts.consoleMs,
     });
-    const rig = new SimRig(config, clock, board, usb.bus, console, images, usb);
+    const console = lease ? leaseGated(opened, lease) : opened;
+    const rig = new SimRig(config, clock, board, usb.bus, console, images, usb, lease);
     rig.bootMark = console.mark();
     if (!initialState) {
       board.powerOn();
@@ -161,7 +175,8 @@ export class SimRig implements Rig {
   /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
   async openDfu(options: Partial<DfuseOpenOptions> = {}): Promise<DfuseClient> {
     const device = this.dfuDevice && await this.bus.isPresent(this.dfuDevice) ? this.dfuDevice : await this.waitForBootloader();
-    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock });
+    // The rig's policy, whatever the caller passed: it is the rig that allows option bytes.
+    return DfuseClient.open(this.bus, device, { ...options, clock: this.clock, allowOptionBytes: this.config.allowOptionBytes });
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
@@ -232,6 +247,8 @@ export class SimRig implements Rig {
   private async step<T>(action: string, work: () => Promise<T>): Promise<T> {
     const t = this.clock.now();
     try {
+      await this.lease?.check?.();
+      this.lease?.assertHeld();
       const result = await work();
       this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok' });
       return result;

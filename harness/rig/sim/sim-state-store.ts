@@ -5,8 +5,9 @@
 //                                 bootloader runs, flash-word ECC states (run-length)
 //   <root>/sim/<rig>/flash.bin    the 2 MiB of user flash from 0x08000000
 //
-// <root> is `.dfu-hil/` next to rigs.yaml unless told otherwise; the store writes a `.gitignore`
-// there so that board state never ends up in a commit. Files are replaced by rename, so a run
+// <root> is `.dfu-hil/` next to rigs.yaml unless told otherwise; when the store creates <root>
+// it writes a `.gitignore` there so that board state never ends up in a commit (a directory
+// that already existed is left as it is). Files are replaced by rename, so a run
 // killed mid-save leaves the previous state, never half of one.
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -134,10 +135,25 @@ export class SimStateStore {
     };
   }
 
+  /** Where the leases of the simulated boards under this root live. */
+  get leaseDir(): string {
+    return path.join(this.root, 'sim', '.leases');
+  }
+
+  /**
+   * Creates the root if it is missing, with a `.gitignore`. Only a directory dfu-hil made is
+   * dfu-hil's to mark: DFU_HIL_STATE_DIR may name a user's own, which is left as it is.
+   */
+  async ensureRoot(): Promise<void> {
+    if (await stat(this.root).then(() => true, () => false)) return;
+    await mkdir(this.root, { recursive: true });
+    await this.ignoreInGit();
+  }
+
   /** Saves `state`, replacing what was there. */
   async save(state: SimBoardState): Promise<void> {
+    await this.ensureRoot();
     await mkdir(this.dir, { recursive: true });
-    await this.ignoreInGit();
     const file: StateFile = {
       format: SIM_STATE_FORMAT,
       rig: this.rig,
