@@ -59,6 +59,15 @@ async function pointerAt(guard: UsbTransport, address: number): Promise<void> {
 }
 
 describe('the option-byte guard transport', () => {
+  it('leads nowhere unguarded: no property of a guarded transport is the transport beneath it', () => {
+    const device = new AcceptingDevice([FLASH, OPTIONS]);
+    const guard = guardTransport(device);
+    const reachable = [...Object.values(guard), ...Object.getOwnPropertyNames(guard).map((name) => (guard as unknown as Record<string, unknown>)[name])];
+    expect(reachable).not.toContain(device);
+    // Re-guarding with a looser policy keeps the stricter guard underneath.
+    expect(guardTransport(guard, { allowOptionBytes: true })).not.toBe(device);
+  });
+
   it('finds the option bytes behind a flash alt\'s pointer from the block number and the transfer size', async () => {
     const device = new AcceptingDevice([FLASH, OPTIONS]);
     const guard = guardTransport(device, { allowOptionBytes: true });

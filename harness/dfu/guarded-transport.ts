@@ -114,28 +114,32 @@ const isStandardOut = (s: SetupPacket): boolean => (s.bmRequestType & 0x80) === 
  * RDP level 2 always. Build it with {@link guardTransport}.
  */
 export class OptionBytesGuardTransport implements UsbTransport {
+  // A true private field: the unguarded transport must not be reachable from a guarded one,
+  // not even from JavaScript that ignores TypeScript's `private`.
+  readonly #inner: UsbTransport;
   private description: Promise<UsbDescription> | undefined;
   private readonly device: DeviceState;
 
-  constructor(readonly inner: UsbTransport, readonly policy: Readonly<OptionBytesPolicy>, private readonly clock?: Clock) {
+  constructor(inner: UsbTransport, readonly policy: Readonly<OptionBytesPolicy>, private readonly clock?: Clock) {
+    this.#inner = inner;
     this.device = deviceState(inner.trace, inner.info);
   }
 
   get info(): UsbDeviceInfo {
-    return this.inner.info;
+    return this.#inner.info;
   }
 
   get trace(): TransferTrace {
-    return this.inner.trace;
+    return this.#inner.trace;
   }
 
   describe(): Promise<UsbDescription> {
-    this.description ??= this.inner.describe();
+    this.description ??= this.#inner.describe();
     return this.description;
   }
 
   async controlIn(setup: SetupPacket, timeoutMs: number): Promise<Uint8Array> {
-    const data = await this.inner.controlIn(setup, timeoutMs);
+    const data = await this.#inner.controlIn(setup, timeoutMs);
     if ((setup.bmRequestType & 0x60) === RequestKind.Class && setup.bRequest === DfuRequest.GetStatus) this.observeStatus(setup.wIndex & 0xff, data);
     return data;
   }
@@ -151,7 +155,7 @@ export class OptionBytesGuardTransport implements UsbTransport {
       this.settlePending(setup.wIndex & 0xff, 'unknown');
     }
     try {
-      await this.inner.controlOut(setup, data, timeoutMs);
+      await this.#inner.controlOut(setup, data, timeoutMs);
     } catch (error) {
       // Whether the device acted on it is unknown: keep the worst case.
       if (isStandardOut(setup) && setup.bRequest === StandardRequest.SetInterface) interfaceState(this.device, setup.wIndex & 0xff).alt = undefined;
@@ -160,23 +164,23 @@ export class OptionBytesGuardTransport implements UsbTransport {
   }
 
   claimInterface(interfaceNumber: number): Promise<void> {
-    return this.inner.claimInterface(interfaceNumber);
+    return this.#inner.claimInterface(interfaceNumber);
   }
 
   async selectAltSetting(interfaceNumber: number, alternateSetting: number): Promise<void> {
     const state = interfaceState(this.device, interfaceNumber);
     state.alt = undefined;
-    await this.inner.selectAltSetting(interfaceNumber, alternateSetting);
+    await this.#inner.selectAltSetting(interfaceNumber, alternateSetting);
     this.forgetPointer(interfaceNumber, alternateSetting);
   }
 
   async reset(): Promise<void> {
     this.device.interfaces.clear();
-    await this.inner.reset();
+    await this.#inner.reset();
   }
 
   close(): Promise<void> {
-    return this.inner.close();
+    return this.#inner.close();
   }
 
   /** A new alt setting: which memory the pointer refers to is no longer known. */
