@@ -6,8 +6,10 @@ export interface VirtualClockOptions {
   /** Virtual time at creation, in ms. */
   startMs?: number;
   /**
-   * Real event-loop turns to wait, with a timer pending, before jumping to it. Two turns let
-   * promise chains and stream callbacks in flight settle first, which keeps runs deterministic.
+   * Real event-loop turns to wait, with a timer pending, before jumping to it. Node drains every
+   * queued promise reaction and `process.nextTick` callback (stream events included) before it
+   * runs the next `setImmediate`, so one turn lets everything in flight settle; only work that
+   * itself waits for a macrotask needs more. Real I/O holds the clock instead ({@link holdWhile}).
    */
   idleTurns?: number;
 }
@@ -26,7 +28,7 @@ export class VirtualClock implements HoldableClock {
 
   constructor(options: VirtualClockOptions = {}) {
     this.fake = FakeTimers.createClock(options.startMs ?? 0, 1_000_000);
-    this.idleTurns = options.idleTurns ?? 2;
+    this.idleTurns = options.idleTurns ?? 1;
   }
 
   now(): number {

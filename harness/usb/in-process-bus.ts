@@ -1,8 +1,10 @@
 import { withDeadline, type Clock } from '../clock/clock.js';
+import { WholeMsCarry } from '../clock/whole-ms-carry.js';
 import { ControlTransport } from './control-transport.js';
 import { decodeDeviceDescriptor, decodeStringDescriptor, getDescriptorSetup } from './descriptors.js';
 import { UsbError } from './errors.js';
 import type { UsbConnector, UsbGadget } from './gadget.js';
+import { fullSpeedTransferTime } from './full-speed-timing.js';
 import { DescriptorType, LANGID_EN_US, RequestRecipient, StandardRequest, type SetupPacket } from './spec.js';
 import { TransferTrace } from './trace.js';
 import {
@@ -15,7 +17,7 @@ export interface InProcessUsbBusOptions {
   clock: Clock;
   /** Shared by every transport the bus opens, so one trace follows a board through re-enumerations. */
   trace?: TransferTrace;
-  /** Time one control transfer takes on the wire; default about a full-speed frame per 512 data bytes. */
+  /** Time one control transfer takes on the wire, in ms (fractions kept); default: full-speed packet timing. */
   transferTimeMs?: (setup: SetupPacket, bytes: number) => number;
   busNumber?: number;
 }
@@ -25,8 +27,6 @@ interface Enumeration {
   gadget: UsbGadget;
   connector: UsbConnector;
 }
-
-const defaultTransferTime = (_setup: SetupPacket, bytes: number): number => 1 + Math.floor(bytes / 512);
 
 /**
  * A USB bus inside the process: simulated boards plug gadgets into connectors, and host code
@@ -43,11 +43,13 @@ export class InProcessUsbBus implements UsbBus {
   private readonly listeners = new Set<(event: UsbBusEvent) => void>();
   private readonly unwatch: Array<() => void> = [];
   private pending: Promise<void> = Promise.resolve();
+  /** One wire, one carry: fractions of a millisecond add up across every transport on this bus. */
+  private readonly wireCarry = new WholeMsCarry();
 
   constructor(options: InProcessUsbBusOptions) {
     this.clock = options.clock;
     this.trace = options.trace ?? new TransferTrace();
-    this.transferTime = options.transferTimeMs ?? defaultTransferTime;
+    this.transferTime = options.transferTimeMs ?? fullSpeedTransferTime;
     this.busNumber = options.busNumber ?? 1;
   }
 
@@ -74,7 +76,7 @@ export class InProcessUsbBus implements UsbBus {
     if (!e || e.info.deviceAddress !== device.deviceAddress) {
       throw new UsbError('no-device', `cannot open ${describeDevice(device)}: it is no longer on the bus`);
     }
-    return new InProcessTransport(this, e, this.clock, this.trace, this.transferTime);
+    return new InProcessTransport(this, e, this.clock, this.trace, this.transferTime, this.wireCarry);
   }
 
   async waitForDevice(filter: UsbDeviceFilter, timeoutMs: number): Promise<UsbDeviceInfo> {
@@ -174,6 +176,7 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
     private readonly clock: Clock,
     trace: TransferTrace,
     private readonly transferTime: (setup: SetupPacket, bytes: number) => number,
+    private readonly wireCarry: WholeMsCarry,
   ) {
     super(enumeration.info, trace);
   }
@@ -224,8 +227,10 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
       record('timeout', data);
       return new UsbError('timeout', `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
     });
-    const wire = this.transferTime(setup, data?.length ?? (reply.type === 'ack' ? reply.data?.length ?? 0 : 0));
-    await this.clock.sleep(Math.max(0, wire - (this.clock.now() - started)));
+    // The wire time overlaps any time the device spent NAKing; what is left is waited in whole ms.
+    const wire = this.transferTime(setup, data?.length ?? (reply.type === 'ack' ? Math.min(reply.data?.length ?? 0, setup.wLength) : 0));
+    const wait = this.wireCarry.take(wire - (this.clock.now() - started));
+    if (wait > 0) await this.clock.sleep(wait);
     switch (reply.type) {
       case 'ack': {
         const inData = data === undefined ? (reply.data ?? new Uint8Array()).slice(0, setup.wLength) : new Uint8Array();

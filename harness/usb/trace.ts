@@ -35,22 +35,80 @@ export interface TransferTraceOptions {
 /** Names a request for display, e.g. DFU's bRequest 1 as "DNLOAD". */
 export type RequestNamer = (setup: SetupPacket) => string | undefined;
 
+const KINDS: readonly TraceEntry['kind'][] = ['control', 'attach', 'detach', 'reset'];
+const HAS_SETUP = 1;
+const HAS_DATA = 2;
+const HAS_LENGTH = 4;
+const FIRST_SLOTS = 1024;
+
+/** Strings seen often (device labels, results), stored once and referred to by number. */
+class StringTable {
+  private readonly index = new Map<string, number>();
+  private readonly values: string[] = [];
+
+  id(value: string): number {
+    let id = this.index.get(value);
+    if (id === undefined) {
+      id = this.values.length;
+      this.values.push(value);
+      this.index.set(value, id);
+    }
+    return id;
+  }
+
+  value(id: number): string {
+    return this.values[id]!;
+  }
+}
+
+/** One typed array per field: a few dozen bytes an entry, and no allocation per transfer. */
+interface Columns {
+  t: Float64Array;
+  flags: Uint8Array;
+  kind: Uint8Array;
+  device: Uint32Array;
+  result: Uint32Array;
+  setup: Uint16Array;
+  length: Uint32Array;
+  dataLength: Uint8Array;
+  data: Uint8Array;
+}
+
+function allocate(slots: number, dataBytes: number): Columns {
+  return {
+    t: new Float64Array(slots), flags: new Uint8Array(slots), kind: new Uint8Array(slots),
+    device: new Uint32Array(slots), result: new Uint32Array(slots), setup: new Uint16Array(slots * 5),
+    length: new Uint32Array(slots), dataLength: new Uint8Array(slots), data: new Uint8Array(slots * dataBytes),
+  };
+}
+
 /**
  * Every transfer a transport makes, in order, bounded in memory. Attached to the test report
  * of the test that caused it, and compared against golden traces in regression runs.
+ *
+ * A ring buffer over typed arrays: recording copies a few numbers and at most `dataBytes`
+ * bytes into place, so a full trace costs the same per transfer as an empty one, and 200,000
+ * entries take about 12 MB (grown as needed) instead of an object and a buffer each.
  */
 export class TransferTrace {
   private readonly capacity: number;
   private readonly dataBytes: number;
   private readonly enumeratedDevices: number;
-  private entries: TraceEntry[] = [];
+  private columns: Columns;
+  private slots: number;
+  /** Slot of the oldest entry kept. */
+  private head = 0;
+  private count = 0;
   private droppedCount = 0;
+  private readonly strings = new StringTable();
   private readonly enumerations = new Map<string, EnumerationRead[]>();
 
   constructor(options: TransferTraceOptions = {}) {
-    this.capacity = options.capacity ?? 200_000;
-    this.dataBytes = options.dataBytes ?? 16;
+    this.capacity = Math.max(1, options.capacity ?? 200_000);
+    this.dataBytes = Math.min(255, Math.max(0, options.dataBytes ?? 16));
     this.enumeratedDevices = options.enumeratedDevices ?? 32;
+    this.slots = Math.min(this.capacity, FIRST_SLOTS);
+    this.columns = allocate(this.slots, this.dataBytes);
   }
 
   /**
@@ -74,18 +132,44 @@ export class TransferTrace {
 
   /** Records one entry; data is copied and clipped. */
   record(entry: TraceEntry): void {
-    const data = entry.data ? entry.data.slice(0, this.dataBytes) : undefined;
-    this.entries.push({ ...entry, ...(data ? { data, length: entry.length ?? entry.data!.length } : {}) });
-    if (this.entries.length > this.capacity) {
-      const excess = this.entries.length - this.capacity;
-      this.entries.splice(0, excess);
-      this.droppedCount += excess;
+    if (this.count === this.slots && this.slots < this.capacity) this.grow();
+    let slot: number;
+    if (this.count < this.slots) {
+      slot = (this.head + this.count) % this.slots;
+      this.count += 1;
+    } else {
+      slot = this.head;
+      this.head = (this.head + 1) % this.slots;
+      this.droppedCount += 1;
     }
+    const c = this.columns;
+    c.t[slot] = entry.t;
+    c.kind[slot] = KINDS.indexOf(entry.kind);
+    c.device[slot] = this.strings.id(entry.device);
+    c.result[slot] = this.strings.id(entry.result);
+    let flags = 0;
+    if (entry.setup) {
+      flags |= HAS_SETUP;
+      const s = entry.setup;
+      c.setup.set([s.bmRequestType, s.bRequest, s.wValue, s.wIndex, s.wLength], slot * 5);
+    }
+    const length = entry.length ?? entry.data?.length;
+    if (length !== undefined) {
+      flags |= HAS_LENGTH;
+      c.length[slot] = length;
+    }
+    if (entry.data) {
+      flags |= HAS_DATA;
+      const kept = entry.data.subarray(0, this.dataBytes);
+      c.data.set(kept, slot * this.dataBytes);
+      c.dataLength[slot] = kept.length;
+    }
+    c.flags[slot] = flags;
   }
 
   /** A copy of the entries kept. */
   list(): TraceEntry[] {
-    return [...this.entries];
+    return this.range(0, this.count);
   }
 
   get dropped(): number {
@@ -94,22 +178,66 @@ export class TransferTrace {
 
   /** Entries recorded since `mark()` returned `index`. */
   since(index: number): TraceEntry[] {
-    return this.entries.slice(Math.max(0, index - this.droppedCount));
+    return this.range(Math.max(0, index - this.droppedCount), this.count);
   }
 
   /** A position to pass to {@link since} later. */
   mark(): number {
-    return this.droppedCount + this.entries.length;
+    return this.droppedCount + this.count;
   }
 
   clear(): void {
-    this.droppedCount += this.entries.length;
-    this.entries = [];
+    this.droppedCount += this.count;
+    this.head = 0;
+    this.count = 0;
   }
 
   /** One line per entry, for reports and golden files. */
-  format(namer?: RequestNamer, entries: TraceEntry[] = this.entries): string {
+  format(namer?: RequestNamer, entries: TraceEntry[] = this.list()): string {
     return entries.map((e) => formatEntry(e, namer)).join('\n');
+  }
+
+  private range(from: number, to: number): TraceEntry[] {
+    const out: TraceEntry[] = [];
+    for (let i = from; i < to; i++) out.push(this.entryAt((this.head + i) % this.slots));
+    return out;
+  }
+
+  private entryAt(slot: number): TraceEntry {
+    const c = this.columns;
+    const flags = c.flags[slot]!;
+    const entry: TraceEntry = {
+      t: c.t[slot]!, device: this.strings.value(c.device[slot]!), kind: KINDS[c.kind[slot]!]!, result: this.strings.value(c.result[slot]!),
+    };
+    if (flags & HAS_SETUP) {
+      const [bmRequestType, bRequest, wValue, wIndex, wLength] = c.setup.subarray(slot * 5, slot * 5 + 5);
+      entry.setup = { bmRequestType: bmRequestType!, bRequest: bRequest!, wValue: wValue!, wIndex: wIndex!, wLength: wLength! };
+    }
+    if (flags & HAS_DATA) entry.data = c.data.slice(slot * this.dataBytes, slot * this.dataBytes + c.dataLength[slot]!);
+    if (flags & HAS_LENGTH) entry.length = c.length[slot]!;
+    return entry;
+  }
+
+  /** Doubles the slots (up to the capacity), oldest entry first. */
+  private grow(): void {
+    const slots = Math.min(this.capacity, this.slots * 2);
+    const next = allocate(slots, this.dataBytes);
+    const old = this.columns;
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) % this.slots;
+      next.t[i] = old.t[from]!;
+      next.flags[i] = old.flags[from]!;
+      next.kind[i] = old.kind[from]!;
+      next.device[i] = old.device[from]!;
+      next.result[i] = old.result[from]!;
+      next.length[i] = old.length[from]!;
+      next.dataLength[i] = old.dataLength[from]!;
+      next.setup.set(old.setup.subarray(from * 5, from * 5 + 5), i * 5);
+      next.data.set(old.data.subarray(from * this.dataBytes, (from + 1) * this.dataBytes), i * this.dataBytes);
+    }
+    this.columns = next;
+    this.slots = slots;
+    this.head = 0;
   }
 }
 

@@ -34,7 +34,7 @@ export const DEFAULT_FLASH_TIMING: Readonly<FlashTiming> = Object.freeze({
   optionBytesProgramMs: 100, // unconfirmed
 });
 
-/** Whole virtual milliseconds for programming `words` flash words (virtual timers tick in whole ms). */
+/** Milliseconds, fractions included, for programming `words` flash words. */
 export function programDurationMs(timing: FlashTiming, words: number): number {
-  return words === 0 ? 0 : Math.ceil((words * timing.wordProgramUs) / 1000);
+  return (words * timing.wordProgramUs) / 1000;
 }

@@ -28,8 +28,15 @@ describe('SimFlash', () => {
     const busy = flash.program(0x0800_0400, data);
     expect(flash.read(0x0800_0400, 1024)).toEqual(data);
     expect(flash.wordStateAt(0x0800_0400)).toBe(WordState.Programmed);
-    // 32 words × 130 µs = 4.16 ms, rounded up to whole virtual ms.
-    expect(busy.durationMs).toBe(5);
+    // 32 words × 130 µs = 4.16 ms: whole virtual ms now, the 0.16 ms carried to the next program.
+    expect(busy.durationMs).toBe(4);
+  });
+
+  it('carries fractions of a millisecond between programs, so 25 blocks cost 25 × 4.16 ms in all', () => {
+    const flash = new SimFlash();
+    let total = 0;
+    for (let i = 0; i < 25; i++) total += flash.program(0x0800_0000 + i * 1024, pattern(1024)).durationMs;
+    expect(total).toBe(104);
   });
 
   it('force-writes a word covered only in part: missing bytes read 0xFF', () => {

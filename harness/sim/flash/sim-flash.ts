@@ -1,6 +1,7 @@
 import type { BankNumber, FlashBusy, FlashMemory } from '../contracts.js';
 import { FLASH_WORD_BYTES, FlashBank, WordState } from './flash-bank.js';
 import { FlashAddressError, FlashSectorError } from './flash-errors.js';
+import { WholeMsCarry } from '../../clock/whole-ms-carry.js';
 import { DEFAULT_FLASH_TIMING, programDurationMs, type FlashTiming } from './flash-timing.js';
 
 /** Where the flash learns which sectors are write-protected (the option bytes' WPSN, RM0399 §4.5.2). */
@@ -56,6 +57,9 @@ export class SimFlash implements InterruptibleFlash {
   private readonly states = new Uint8Array((2 * BANK_SIZE) / FLASH_WORD_BYTES);
   private readonly banks: readonly [FlashBank, FlashBank];
   private protection: WriteProtectionSource;
+  /** Program times are fractions of a ms (130 µs a word); the carry keeps them from rounding up per call. */
+  private readonly programCarry = new WholeMsCarry();
+  private readonly wordScratch = new Uint8Array(FLASH_WORD_BYTES);
 
   constructor(options: SimFlashOptions = {}) {
     this.timing = Object.freeze({ ...DEFAULT_FLASH_TIMING, ...options.timing });
@@ -106,7 +110,7 @@ export class SimFlash implements InterruptibleFlash {
     const end = address + Math.max(0, Math.min(bytesBeforeLoss, data.length));
     const fullEnd = address + data.length;
     let words = 0;
-    const word = new Uint8Array(FLASH_WORD_BYTES);
+    const word = this.wordScratch;
     for (let wordStart = address - ((address - BASE) % FLASH_WORD_BYTES); wordStart < end; wordStart += FLASH_WORD_BYTES) {
       const bank = this.bankAt(wordStart);
       const offset = wordStart - bank.base;
@@ -124,7 +128,7 @@ export class SimFlash implements InterruptibleFlash {
       }
       words += 1;
     }
-    return { durationMs: programDurationMs(this.timing, words) };
+    return { durationMs: this.programCarry.take(programDurationMs(this.timing, words)) };
   }
 
   /** Erases one sector unless it is write-protected (then nothing changes and no time passes). */
