@@ -122,5 +122,6 @@ export const simFlashBench: Benchmark = async (): Promise<BenchRow[]> => {
       'board MiB': (m.boardBytes / MiB).toFixed(2),
       'heap delta MiB': (m.heapDeltaBytes / MiB).toFixed(2),
     },
+    figures: { simSpeedup: Number((m.virtualMs / Math.max(m.wallMs, 0.001)).toFixed(1)) },
   }];
 };

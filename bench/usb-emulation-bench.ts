@@ -59,7 +59,11 @@ export const usbEmulationBench: Benchmark = async () => {
   const tool = await dfuUtilWallMs();
   const rows: BenchRow[] = [
     { benchmark: NAME, case: 'dfu-util 0.11 (real-time polling)', metrics: { 'wall ms': tool.ms.toFixed(0), 'read back identical': String(tool.identical), 'exit code': tool.exitCode ?? 'killed', 'vs harness': (tool.ms / harness.realTimeMs).toFixed(2) } },
-    { benchmark: NAME, case: 'harness DfuseClient (real-time polling)', metrics: { 'wall ms': harness.realTimeMs.toFixed(0), 'read back identical': String(harness.identical), 'exit code': '', 'vs harness': '1.00' } },
+    {
+      benchmark: NAME, case: 'harness DfuseClient (real-time polling)',
+      metrics: { 'wall ms': harness.realTimeMs.toFixed(0), 'read back identical': String(harness.identical), 'exit code': '', 'vs harness': '1.00' },
+      figures: { vsDfuUtil: Number((harness.realTimeMs / tool.ms).toFixed(2)) },
+    },
     { benchmark: NAME, case: 'harness DfuseClient (virtual time, as in the specs)', metrics: { 'wall ms': harness.virtualTimeMs.toFixed(0), 'read back identical': String(harness.identical), 'exit code': '', 'vs harness': (harness.virtualTimeMs / harness.realTimeMs).toFixed(2) } },
   ];
   return rows;
