@@ -41,6 +41,10 @@ function usbRigs(): string[] {
 
 const preload = umockdevPreload();
 
+// Tests of the HIL fixtures themselves: each points the rig fixture at a rigs file of its own
+// through the environment, so each needs a module graph of its own.
+const ISOLATED_UNIT_TESTS = ['fixtures/hil-*.test.ts'];
+
 // `unit`: harness/**/*.test.ts next to the code. `hil:<rig>`: specs/ against that rig.
 // Allure results of this run go to allure-results/, written as each test ends; earlier runs are
 // moved to allure-runs/ (`npm run report` renders a run). The skipped tests and why are listed last.
@@ -56,6 +60,17 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['harness/**/*.test.ts', 'fixtures/**/*.test.ts', 'bench/**/*.test.ts', 'firmware-images/**/*.test.ts'],
+          exclude: [...ISOLATED_UNIT_TESTS, '**/node_modules/**', '**/testdata/**'],
+          // Unit test files share a worker's module graph: none keeps state across files, and a
+          // fresh graph per file cost more than the tests themselves.
+          isolate: false,
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'unit:fixtures',
+          include: ISOLATED_UNIT_TESTS,
           testTimeout: 30_000,
         },
       },
@@ -66,8 +81,10 @@ export default defineConfig({
           env: { RIG: rig },
           // The bench is checked once, before any spec (an unfit one fails one check, not every spec).
           globalSetup: ['fixtures/rig-health-setup.ts'],
-          // One board per rig: its spec files run one after another, never side by side.
+          // One board per rig: its spec files run one after another, never side by side, in one
+          // worker that keeps the rig (the fixtures restore its reference state before each test).
           fileParallelism: false,
+          isolate: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
@@ -80,6 +97,7 @@ export default defineConfig({
           env: { RIG: rig, DFU_HIL_SIM_USB: 'umockdev', LD_PRELOAD: preload! },
           globalSetup: ['fixtures/rig-health-setup.ts'],
           fileParallelism: false,
+          isolate: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
