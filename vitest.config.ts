@@ -52,7 +52,9 @@ export default defineConfig({
   test: {
     reporters: [
       'default',
-      ['./harness/report/allure-live-reporter.ts', { resultsDir: 'allure-results', archiveDir: 'allure-runs' }],
+      ['./harness/report/allure-live-reporter.ts', {
+        resultsDir: process.env.DFU_HIL_RESULTS_DIR ?? 'allure-results', archiveDir: process.env.DFU_HIL_RUNS_DIR ?? 'allure-runs',
+      }],
       './harness/report/skip-summary.ts',
     ],
     projects: [
@@ -71,6 +73,7 @@ export default defineConfig({
         test: {
           name: 'unit:fixtures',
           include: ISOLATED_UNIT_TESTS,
+          setupFiles: ['fixtures/hil-hooks.ts'],
           testTimeout: 30_000,
         },
       },
@@ -81,6 +84,7 @@ export default defineConfig({
           env: { RIG: rig },
           // The bench is checked once, before any spec (an unfit one fails one check, not every spec).
           globalSetup: ['fixtures/rig-health-setup.ts'],
+          setupFiles: ['fixtures/hil-hooks.ts'],
           // One board per rig: its spec files run one after another, never side by side, in one
           // worker that keeps the rig (the fixtures restore its reference state before each test).
           fileParallelism: false,
@@ -96,6 +100,7 @@ export default defineConfig({
           // The worker must start under the preload library: libusb cannot be redirected later.
           env: { RIG: rig, DFU_HIL_SIM_USB: 'umockdev', LD_PRELOAD: preload! },
           globalSetup: ['fixtures/rig-health-setup.ts'],
+          setupFiles: ['fixtures/hil-hooks.ts'],
           fileParallelism: false,
           isolate: false,
           testTimeout: 300_000,
