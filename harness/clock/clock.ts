@@ -55,6 +55,20 @@ function isHoldable(clock: Clock): clock is HoldableClock {
   return typeof (clock as Partial<HoldableClock>).holdWhile === 'function' && typeof (clock as Partial<HoldableClock>).releaseWhile === 'function';
 }
 
+/** A clock that can let time the caller alone spends pass without waking anyone (the VirtualClock). */
+interface PassableClock extends Clock {
+  pass(ms: number): boolean;
+}
+
+/**
+ * Spends `ms` of `clock` time that only the caller is waiting for (a transfer on the wire): at
+ * once on a virtual clock when nothing else falls due meanwhile, else by sleeping.
+ */
+export async function spendTime(clock: Clock, ms: number): Promise<void> {
+  if (typeof (clock as Partial<PassableClock>).pass === 'function' && (clock as PassableClock).pass(ms)) return;
+  await clock.sleep(ms);
+}
+
 /** Holds `clock` still while `work` runs, if it is a clock that can be held. */
 export function holdTime<T>(clock: Clock, work: Promise<T>): Promise<T> {
   return isHoldable(clock) ? clock.holdWhile(work) : work;

@@ -83,3 +83,40 @@ describe('VirtualClock', () => {
     expect(fired).toBe(true);
   });
 });
+
+describe('VirtualClock.pass', () => {
+  it('lets time pass at once when nothing falls due meanwhile', () => {
+    const clock = new VirtualClock();
+    expect(clock.pass(5)).toBe(true);
+    expect(clock.now()).toBe(5);
+  });
+
+  it('refuses, letting no time pass, when a timer falls due within the span', () => {
+    const clock = new VirtualClock();
+    const fired: number[] = [];
+    clock.setTimer(3, () => fired.push(clock.now()));
+    expect(clock.pass(5)).toBe(false);
+    expect(clock.now()).toBe(0);
+    expect(fired).toEqual([]);
+  });
+
+  it('passes over a cancelled timer, and a timer due right after the span stays pending', () => {
+    const clock = new VirtualClock();
+    const fired: number[] = [];
+    clock.setTimer(3, () => fired.push(clock.now())).cancel();
+    clock.setTimer(9, () => fired.push(clock.now()));
+    expect(clock.pass(5)).toBe(true);
+    expect(fired).toEqual([]);
+    expect(clock.pendingTimers()).toBe(1);
+  });
+
+  it('refuses while time is held for real I/O', async () => {
+    const clock = new VirtualClock();
+    let release = (): void => undefined;
+    const held = clock.holdWhile(new Promise<void>((r) => { release = r; }));
+    expect(clock.pass(1)).toBe(false);
+    release();
+    await held;
+    expect(clock.pass(1)).toBe(true);
+  });
+});

@@ -25,6 +25,8 @@ export class VirtualClock implements HoldableClock {
   private readonly idleTurns: number;
   private pumping = false;
   private holds = 0;
+  /** When each pending timer falls due, for {@link pass}. */
+  private readonly due = new Map<object, number>();
 
   constructor(options: VirtualClockOptions = {}) {
     this.fake = FakeTimers.createClock(options.startMs ?? 0, 1_000_000);
@@ -42,9 +44,35 @@ export class VirtualClock implements HoldableClock {
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {
-    const id = this.fake.setTimeout(fn, Math.max(0, ms));
+    const callAt = this.fake.now + Math.max(0, Math.trunc(ms));
+    const key = {};
+    const id = this.fake.setTimeout(() => {
+      this.due.delete(key);
+      fn();
+    }, Math.max(0, ms));
+    this.due.set(key, callAt);
     this.startPump();
-    return { cancel: () => this.fake.clearTimeout(id) };
+    return {
+      cancel: () => {
+        this.due.delete(key);
+        this.fake.clearTimeout(id);
+      },
+    };
+  }
+
+  /**
+   * Lets `ms` whole milliseconds pass at once, without a turn of the event loop, when no timer
+   * falls due within them and no hold is taken: for time that only the caller spends (a transfer
+   * on the wire), where waking every other waiter first would change nothing. Returns false,
+   * and lets no time pass, when something is due meanwhile; the caller then sleeps instead.
+   */
+  pass(ms: number): boolean {
+    const whole = Math.max(0, Math.trunc(ms));
+    if (this.holds > 0) return false;
+    const until = this.fake.now + whole;
+    for (const callAt of this.due.values()) if (callAt <= until) return false;
+    this.fake.tick(whole);
+    return true;
   }
 
   /** Timers waiting to fire. */

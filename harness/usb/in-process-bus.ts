@@ -1,4 +1,4 @@
-import { withDeadline, type Clock } from '../clock/clock.js';
+import { spendTime, withDeadline, type Clock } from '../clock/clock.js';
 import { WholeMsCarry } from '../clock/whole-ms-carry.js';
 import { ControlTransport } from './control-transport.js';
 import { decodeDeviceDescriptor, decodeStringDescriptor, getDescriptorSetup } from './descriptors.js';
@@ -116,6 +116,11 @@ export class InProcessUsbBus implements UsbBus {
     return () => this.listeners.delete(listener);
   }
 
+  /** Resolves once every attach and detach seen so far has been handled. */
+  settled(): Promise<void> {
+    return this.pending;
+  }
+
   /** True while this enumeration of `device` is on the bus. */
   isPresent(device: UsbDeviceInfo): boolean {
     const e = this.present.get(device.portPath);
@@ -223,14 +228,16 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
     }
     // A device that NAKs (busy erasing, say) answers late; the host gives up at its timeout.
     const started = this.clock.now();
-    const reply = await withDeadline(this.clock, timeoutMs, Promise.resolve(this.enumeration.gadget.control(setup, data)), () => {
+    const answer = this.enumeration.gadget.control(setup, data);
+    // Only a late answer needs a deadline: one given at once cannot time out.
+    const reply = !(answer instanceof Promise) ? answer : await withDeadline(this.clock, timeoutMs, answer, () => {
       record('timeout', data);
       return new UsbError('timeout', `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
     });
     // The wire time overlaps any time the device spent NAKing; what is left is waited in whole ms.
     const wire = this.transferTime(setup, data?.length ?? (reply.type === 'ack' ? Math.min(reply.data?.length ?? 0, setup.wLength) : 0));
     const wait = this.wireCarry.take(wire - (this.clock.now() - started));
-    if (wait > 0) await this.clock.sleep(wait);
+    if (wait > 0) await spendTime(this.clock, wait);
     switch (reply.type) {
       case 'ack': {
         const inData = data === undefined ? (reply.data ?? new Uint8Array()).slice(0, setup.wLength) : new Uint8Array();
@@ -241,6 +248,8 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
         record('stall', data);
         throw new UsbError('stall', `device stalled request 0x${setup.bRequest.toString(16)} (wValue ${setup.wValue})`);
       case 'disconnected':
+        // The bus sees the device go before the host sees its transfer fail.
+        await this.bus.settled();
         record('no-device', data);
         throw new UsbError('no-device', `${describeDevice(this.info)} dropped off the bus during request 0x${setup.bRequest.toString(16)}`);
       case 'silent': {

@@ -151,7 +151,12 @@ export class TransferTrace {
     if (entry.setup) {
       flags |= HAS_SETUP;
       const s = entry.setup;
-      c.setup.set([s.bmRequestType, s.bRequest, s.wValue, s.wIndex, s.wLength], slot * 5);
+      const at = slot * 5;
+      c.setup[at] = s.bmRequestType;
+      c.setup[at + 1] = s.bRequest;
+      c.setup[at + 2] = s.wValue;
+      c.setup[at + 3] = s.wIndex;
+      c.setup[at + 4] = s.wLength;
     }
     const length = entry.length ?? entry.data?.length;
     if (length !== undefined) {
