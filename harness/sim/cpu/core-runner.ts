@@ -1,0 +1,301 @@
+// Runs a CpuCore on the simulator's virtual clock, in bounded slices, the way rp2040js's
+// Simulator does: instructions become cycles, cycles become time, and a core that only waits
+// (WFI, or polling a register that cannot change before the next event) skips to that event
+// instead of spinning. The event loop is never held for more than one virtual millisecond of
+// execution.
+//
+// Timing is an approximation, documented in the README: one instruction is one cycle of the
+// core clock (64 MHz HSI after reset); the Cortex-M7's dual issue, flash wait states and
+// caches are not modelled. Within a slice time stands still for the peripherals.
+import type { Clock, TimerHandle } from '../../clock/clock.js';
+import type { CoreStop, CpuCore } from './cpu-core.js';
+import type { ExceptionModel, LockupState } from './exception-model.js';
+import { isBranchToSelf } from './thumb.js';
+
+/** A peripheral whose state changes with time (a UART shifting bits, SysTick counting). */
+export interface TimedDevice {
+  /** The next time (ms, later than `t`) at which the device changes by itself, or undefined. */
+  nextEventAfter(t: number): number | undefined;
+  /** Brings the device to time `t`, raising the interrupt lines due by then. */
+  advanceTo(t: number): void;
+}
+
+/** What the chip gives the runner. */
+export interface CoreRunnerHost {
+  /** The halfword the core would fetch at `address`; undefined where nothing is mapped. */
+  fetch16(address: number): number | undefined;
+  /** The core clock now, in Hz. */
+  coreHz(): number;
+  readonly devices: readonly TimedDevice[];
+  /** A stop the chip handles itself, such as a fetch from system memory (the ROM hand-over). True: the runner halts. */
+  interceptStop(stop: CoreStop, pc: number): boolean;
+  /** After every slice; true when the chip has taken over (a system reset request): the runner halts. */
+  afterSlice(): boolean;
+  /** The core locked up (ARMv7-M B1.5.15); it stays halted until a reset. */
+  onLockup(state: LockupState): void;
+}
+
+/** Slice sizes in instructions: small after a wait so a poll loop is recognised early, growing while code computes. */
+const MIN_SLICE = 128;
+const MAX_SLICE = 32_768;
+/** A poll loop reads the same unchanged register at least this often per slice… */
+const POLL_READS = 4;
+/** …and at least once per this many instructions. */
+const POLL_DENSITY = 32;
+
+/** Counters for `npm run bench`. */
+export interface RunnerStats {
+  instructions: number;
+  slices: number;
+  sleeps: number;
+  mmioReads: number;
+  mmioWrites: number;
+  /** Wall-clock ms spent inside the core. */
+  wallMs: number;
+}
+
+type RunnerState = 'halted' | 'running' | 'sleeping';
+
+/**
+ * Drives one core on a {@link Clock}. Its own time, {@link now}, is finer than the clock's
+ * whole milliseconds and may lead it by up to one millisecond (a frame) or trail it by as
+ * much after a wake-up; peripherals read it to time what the core sees.
+ */
+export class CoreRunner {
+  readonly stats: RunnerStats = { instructions: 0, slices: 0, sleeps: 0, mmioReads: 0, mmioWrites: 0, wallMs: 0 };
+  private state: RunnerState = 'halted';
+  private time = 0;
+  private timer: TimerHandle | undefined;
+  private budget = MIN_SLICE;
+  private waitSites = new Map<number, 2 | 4>();
+  /** WFI waiting to complete: the PC moves past it when the core wakes. */
+  private sleepingOnWait: { address: number; size: 2 | 4 } | undefined;
+  // Poll detection over the current slice.
+  private readonly lastRead = new Map<number, number>();
+  private sameReads = 0;
+  private changes = 0;
+
+  constructor(
+    private readonly core: CpuCore,
+    private readonly exceptions: ExceptionModel,
+    private readonly clock: Clock,
+    private readonly host: CoreRunnerHost,
+  ) {}
+
+  /** The core's time in ms (fractional). */
+  now(): number {
+    return this.state === 'halted' ? this.clock.now() : this.time;
+  }
+
+  /** True while the core executes or waits for an event (not halted by a reset, the ROM or lockup). */
+  get isRunning(): boolean {
+    return this.state !== 'halted';
+  }
+
+  /** True while the core waits for an event. */
+  get isSleeping(): boolean {
+    return this.state === 'sleeping';
+  }
+
+  /** Instructions (WFI, WFE) the core sleeps on, by address; the chip finds them in its code. */
+  setWaitSites(sites: ReadonlyMap<number, 2 | 4>): void {
+    this.waitSites = new Map(sites);
+    this.core.watchCode([...sites.keys()]);
+  }
+
+  /** Starts executing at the core's current PC from the clock's now. */
+  start(): void {
+    this.halt();
+    this.time = this.clock.now();
+    this.budget = MIN_SLICE;
+    this.lastRead.clear();
+    this.state = 'running';
+    this.schedule(0);
+  }
+
+  /** Stops executing (reset, power-off, hand-over to the ROM); pending timers are cancelled. */
+  halt(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.sleepingOnWait = undefined;
+    this.state = 'halted';
+  }
+
+  /** Something the core may be waiting for happened (a byte arrived, a line changed) at `at` ms. */
+  wake(at = this.clock.now()): void {
+    if (this.state !== 'sleeping') return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.time = Math.max(this.time, at);
+    this.state = 'running';
+    this.schedule(0);
+  }
+
+  /** The MMIO bus saw a read: repeated unchanged reads are how a poll loop is recognised. */
+  noteRead(address: number, value: number): void {
+    this.stats.mmioReads++;
+    const previous = this.lastRead.get(address);
+    if (previous === value) this.sameReads++;
+    else {
+      this.changes++;
+      this.lastRead.set(address, value);
+    }
+  }
+
+  /** The MMIO bus saw a write: the code is doing something, not just waiting. */
+  noteWrite(): void {
+    this.stats.mmioWrites++;
+    this.changes++;
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = this.clock.setTimer(delayMs, () => {
+      this.timer = undefined;
+      this.runFrame();
+    });
+  }
+
+  private cyclesPerMs(): number {
+    return this.host.coreHz() / 1000;
+  }
+
+  private runFrame(): void {
+    if (this.state !== 'running') return;
+    const started = performance.now();
+    try {
+      this.frame();
+    } finally {
+      this.stats.wallMs += performance.now() - started;
+    }
+  }
+
+  private frame(): void {
+    const frameStart = this.clock.now();
+    const frameEnd = frameStart + 1;
+    // Never trail the clock by more than a frame.
+    this.time = Math.max(this.time, frameStart - 1);
+    for (;;) {
+      for (const device of this.host.devices) device.advanceTo(this.time);
+      if (this.sleepingOnWait) {
+        if (!this.exceptions.canTakePending() && !this.exceptions.lockedUp) {
+          if (!this.sleepUntilEvent(frameEnd)) return;
+          continue;
+        }
+        this.finishWait();
+      }
+      this.exceptions.takePending();
+      const lockup = this.exceptions.lockedUp;
+      if (lockup) {
+        this.halt();
+        this.host.onLockup(lockup);
+        return;
+      }
+      if (this.time >= frameEnd) {
+        this.schedule(Math.max(1, Math.floor(this.time) - frameStart));
+        return;
+      }
+      const perMs = this.cyclesPerMs();
+      let limit = frameEnd;
+      for (const device of this.host.devices) {
+        const next = device.nextEventAfter(this.time);
+        if (next !== undefined && next > this.time && next < limit) limit = next;
+      }
+      const budget = Math.max(1, Math.min(this.budget, Math.ceil((limit - this.time) * perMs)));
+      this.sameReads = 0;
+      this.changes = 0;
+      const pc = this.core.readRegister('pc');
+      const run = this.core.run(pc | 1, budget);
+      this.stats.slices++;
+      this.stats.instructions += run.executed;
+      this.time += run.executed / perMs;
+      if (this.handleStop(run.stop)) return;
+      if (this.host.afterSlice()) {
+        if (this.state === 'running') this.halt();
+        return;
+      }
+      if (this.state !== 'running') return;
+      if (run.stop.kind !== 'budget') {
+        this.budget = MIN_SLICE;
+        continue;
+      }
+      if (this.isWaiting(budget)) {
+        this.budget = MIN_SLICE;
+        if (!this.sleepUntilEvent(frameEnd)) return;
+        continue;
+      }
+      // Some polling, but spread thin: look closer with a short slice before deciding.
+      this.budget = this.sameReads >= POLL_READS ? MIN_SLICE : Math.min(MAX_SLICE, this.budget * 2);
+    }
+  }
+
+  /** True when the last slice did nothing but wait: polled unchanged registers densely, or sat on `b .`. */
+  private isWaiting(budget: number): boolean {
+    if (this.changes === 0 && this.sameReads >= POLL_READS && this.sameReads * POLL_DENSITY >= budget) return true;
+    if (this.changes !== 0 || this.sameReads !== 0) return false;
+    const pc = this.core.readRegister('pc') & ~1;
+    const first = this.host.fetch16(pc);
+    if (first === undefined) return false;
+    return isBranchToSelf(first, this.host.fetch16(pc + 2));
+  }
+
+  /** Handles a stop other than the budget; true when the runner must leave the frame. */
+  private handleStop(stop: CoreStop): boolean {
+    const ex = this.exceptions;
+    switch (stop.kind) {
+      case 'budget': return false;
+      case 'svc': ex.supervisorCall(); return false;
+      case 'exception-return': ex.exceptionReturn(); return false;
+      case 'breakpoint': ex.breakpoint(); return false;
+      case 'watched': {
+        const size = this.waitSites.get(stop.address);
+        if (size === undefined) return false;
+        this.sleepingOnWait = { address: stop.address, size };
+        return false;
+      }
+      case 'fault': {
+        const pc = this.core.readRegister('pc');
+        if (this.host.interceptStop(stop, pc)) {
+          this.halt();
+          return true;
+        }
+        ex.raiseFault(stop.fault, pc, stop.address, stop.detail);
+        return false;
+      }
+    }
+  }
+
+  private finishWait(): void {
+    const wait = this.sleepingOnWait!;
+    this.sleepingOnWait = undefined;
+    this.core.writeRegister('pc', (wait.address + wait.size) | 1);
+  }
+
+  /**
+   * Nothing happens until the next device event: jump to it within this frame, or sleep on the
+   * clock until it (or a wake). Returns false when the frame is over.
+   */
+  private sleepUntilEvent(frameEnd: number): boolean {
+    this.stats.sleeps++;
+    let next: number | undefined;
+    for (const device of this.host.devices) {
+      const at = device.nextEventAfter(this.time);
+      if (at !== undefined && at > this.time && (next === undefined || at < next)) next = at;
+    }
+    if (next !== undefined && next < frameEnd) {
+      this.time = next;
+      return true;
+    }
+    this.state = 'sleeping';
+    if (next !== undefined) {
+      const at = next;
+      const delay = Math.max(1, Math.floor(at) - this.clock.now());
+      this.timer = this.clock.setTimer(delay, () => {
+        this.timer = undefined;
+        this.time = Math.max(this.time, at);
+        this.state = 'running';
+        this.runFrame();
+      });
+    }
+    return false;
+  }
+}
