@@ -25,9 +25,9 @@ export async function createRig(config: RigConfig, context: RigContext, options:
       }
       if (usb === 'umockdev') {
         const { connectThroughUmockdev } = await import('../usb-emulation/libusb-over-umockdev.js');
-        return SimRig.create(config, images, { usb: connectThroughUmockdev });
+        return SimRig.create(config, images, { usb: connectThroughUmockdev, env: context.env });
       }
-      return SimRig.create(config, images);
+      return SimRig.create(config, images, { env: context.env });
     }
     case 'nucleo-h745':
       // The lease is taken inside, before the console or USB is opened.

@@ -21,6 +21,11 @@ export const BOOTLOADER_PROFILES = ['st-rom-v9.1', 'st-rom-v9.2'] as const;
 /** One of {@link BOOTLOADER_PROFILES}. */
 export type BootloaderProfileName = (typeof BOOTLOADER_PROFILES)[number];
 
+/** How a simulated rig's Cortex-M7 runs the image in flash: the TypeScript model of the test application, or the image executed. */
+export const SIM_APPLICATIONS = ['modelled', 'executed'] as const;
+/** One of {@link SIM_APPLICATIONS}. */
+export type SimApplication = (typeof SIM_APPLICATIONS)[number];
+
 /** Debug-probe tools a hardware rig may drive. */
 export const PROBE_TOOLS = ['st-flash', 'openocd', 'stm32-programmer-cli'] as const;
 /** One of {@link PROBE_TOOLS}. */
@@ -260,7 +265,12 @@ const rigSchema = section({
   }).prefault({}),
   allowOptionBytes: z.boolean({ error: 'expected true or false' }).default(false),
   ci: ciSettings.optional(),
+  /** Simulated rigs: `executed` runs the flashed image on an emulated Cortex-M7 (needs libunicorn 2); default `modelled`. */
+  application: z.enum(SIM_APPLICATIONS, { error: `expected one of ${SIM_APPLICATIONS.map((a) => `"${a}"`).join(', ')}` }).optional(),
 }).superRefine((rig, ctx) => {
+  if (rig.kind !== 'sim' && rig.application !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['application'], message: 'expected no "application:" on a hardware rig (a board always executes its firmware; the key chooses how a simulated rig runs it)' });
+  }
   if (rig.kind === 'sim' && rig.ci !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['ci'], message: 'expected no "ci:" section on a simulated rig (simulated rigs run on hosted runners; "ci:" is for boards on self-hosted ones)' });
   }

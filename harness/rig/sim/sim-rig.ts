@@ -17,12 +17,15 @@ import type { EntryMethod } from '../config/schema.js';
 import type { ReferenceImages } from '../reference-images.js';
 import type { FlashDigest } from '../flash-digest.js';
 import {
-  capabilitiesFromConfig, requireCapabilities, RigInfrastructureError,
+  capabilitiesFromConfig, requireCapabilities, RigCapabilityMissing, RigInfrastructureError,
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions,
   type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
 } from '../rig.js';
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
+import type { CpuCore } from '../../sim/cpu/cpu-core.js';
+import { CpuUnavailableError } from '../../sim/cpu/errors.js';
+import { openUnicornCore } from '../../sim/cpu/unicorn-core.js';
 import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
 
 /** The USB bus the host side of a simulated rig sees: in-process, or libusb through the USB emulation. */
@@ -48,6 +51,19 @@ export interface SimRigOptions {
   initialState?: SimBoardState;
   /** How the host reaches the board's USB; default {@link inProcessSimUsb}. */
   usb?: SimUsbWiring;
+  /** The environment (DFU_HIL_LIBUNICORN for executed mode); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The CPU core an executed-mode rig runs its firmware on; capability missing (with the install hint) where libunicorn is not. */
+async function openExecutedCore(config: RigConfig, env: Readonly<Record<string, string | undefined>>): Promise<CpuCore> {
+  try {
+    return await openUnicornCore(env);
+  } catch (error) {
+    if (!(error instanceof CpuUnavailableError)) throw error;
+    throw new RigCapabilityMissing(config.name, 'executed-firmware',
+      `rig "${config.name}" executes its firmware on an emulated Cortex-M7, which needs libunicorn 2: ${error.message}. ${error.hint ?? ''}`.trim());
+  }
 }
 
 /**
@@ -95,8 +111,11 @@ export class SimRig implements Rig {
       ? { kind: 'rc', chargePin: rc.chargePin, r: rc.r, c: rc.c, vdd: rc.vdd, threshold: rc.threshold }
       : { kind: 'jumper', level: 0 };
     const consolePath = config.console.path ?? `sim:${config.name}`;
+    const application = config.application === 'executed'
+      ? { kind: 'executed' as const, core: await openExecutedCore(config, options.env ?? process.env) }
+      : { kind: 'modelled' as const };
     const board = new SimulatedNucleoH745({
-      clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1',
+      clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1', application,
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
     if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
@@ -154,8 +173,23 @@ export class SimRig implements Rig {
   /** Waits for the bootloader's DFU device on the bus and remembers it. */
   async waitForBootloader(timeoutMs = this.config.timeouts.enumerationMs): Promise<UsbDeviceInfo> {
     const { vendorId, productId } = this.config.bootloader.vidPid;
-    this.dfuDevice = await this.bus.waitForDevice({ vendorId, productId, ...(this.config.usb.serial ? { serialNumber: this.config.usb.serial } : {}) }, timeoutMs);
+    try {
+      this.dfuDevice = await this.bus.waitForDevice({ vendorId, productId, ...(this.config.usb.serial ? { serialNumber: this.config.usb.serial } : {}) }, timeoutMs);
+    } catch (error) {
+      throw this.withLikelyCause(error);
+    }
     return this.dfuDevice;
+  }
+
+  /**
+   * What the board shows is what a bench would (no DFU device, no banner); what a bench cannot
+   * say, the simulated chip can: the error names the likely cause when the core is in trouble.
+   */
+  private withLikelyCause(error: unknown): unknown {
+    const trouble = this.board.mcu.cm7Trouble;
+    if (!(error instanceof Error) || trouble === undefined || error.message.includes('likely cause')) return error;
+    error.message = `${error.message}; likely cause: ${trouble.description}`;
+    return error;
   }
 
   /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
@@ -176,7 +210,7 @@ export class SimRig implements Rig {
   }
 
   waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<ReadyBanner> {
-    return this.console.waitForReady(timeoutMs, { after: this.bootMark });
+    return this.console.waitForReady(timeoutMs, { after: this.bootMark }).catch((error: unknown) => { throw this.withLikelyCause(error); });
   }
 
   gpioSnapshot(): Promise<GpioSnapshot> {
@@ -227,6 +261,7 @@ export class SimRig implements Rig {
     this.faults.clear();
     await this.console.close();
     await this.usb.close();
+    this.board.dispose();
   }
 
   private async step<T>(action: string, work: () => Promise<T>): Promise<T> {

@@ -3,7 +3,7 @@ import type { Clock } from '../../clock/clock.js';
 import type { GpioBank, GpioSnapshot, PinName } from '../gpio/gpio-bank.js';
 import { parsePinName } from '../gpio/gpio-bank.js';
 import { PORT_NAMES, type GpioRegisters } from '../gpio/gpio-port.js';
-import { RCC_C1_RSR_ADDRESS, type Rcc } from '../rcc/rcc.js';
+import { RCC_BASE, RCC_C1_RSR_ADDRESS, type Rcc } from '../rcc/rcc.js';
 import { RsrBit, resetCauseFromRsr } from '../rcc/reset-flags.js';
 import type { Sram } from '../mcu/sram.js';
 import type { ConsoleUart } from '../uart/console-uart.js';
@@ -13,11 +13,19 @@ import { parseVersionBlock, VERSION_BLOCK_LENGTH, VERSION_BLOCK_OFFSET, type Ima
 /** What the second core is doing, as `boot` reports it. */
 export type Cm4State = 'running' | 'lockup' | 'off';
 
+/** Word access to the chip's registers, as the firmware's REG32() has it. */
+export interface RegisterBus {
+  read32(address: number): number;
+  write32(address: number, value: number): void;
+}
+
 /** What the chip gives the application: its peripherals and the ways out of it. */
 export interface TestAppHost {
   readonly clock: Clock;
   readonly gpio: GpioBank;
   readonly rcc: Rcc;
+  /** The memory map, for the register writes the firmware makes (clock enables, supply, de-init). */
+  readonly bus: RegisterBus;
   readonly ram: Sram;
   readonly uart: ConsoleUart;
   readFlash(address: number, length: number): Uint8Array;
@@ -46,6 +54,14 @@ export interface TestAppSettings {
 export type AppEntry = 'reset' | 'jump';
 
 const BANK_SIZE = 0x100000;
+// The registers the firmware writes around the behaviour modelled here (firmware-images/src/cm7/regs.h).
+const RCC_C1_AHB4ENR = RCC_BASE + 0x140;
+const RCC_C1_APB1LENR = RCC_BASE + 0x148;
+const GPIO_CLOCKS_ALL = 0x7ff;
+const USART3_CLOCK = 1 << 18;
+const PWR_CR3 = 0x5802480c;
+const SUPPLY_BITS = 0x3f;
+const SMPSEN = 1 << 2;
 const hex = (v: number): string => `0x${(v >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
 
 /** The `<regs>` part of `GPIO`/`PRE` lines. */
@@ -97,9 +113,16 @@ export class TestApplication {
       h.jumpToBootloader();
       return false;
     }
+    // As the firmware's Reset_Handler: the GPIO clocks go on (ports read 0 while unclocked).
+    h.bus.write32(RCC_C1_AHB4ENR, h.bus.read32(RCC_C1_AHB4ENR) | GPIO_CLOCKS_ALL);
     const bank = this.vectorTable - ((this.vectorTable - 0x08000000) % BANK_SIZE);
     this.ecc = h.eccErrorCount(bank, BANK_SIZE);
-    // USART3 on PD8 (TX) / PD9 (RX), AF7.
+    // power_init: direct SMPS, written only when the supply bits differ (they hold after a software reset).
+    const cr3 = h.bus.read32(PWR_CR3);
+    const wanted = ((cr3 & ~SUPPLY_BITS) | SMPSEN) >>> 0;
+    if (cr3 !== wanted) h.bus.write32(PWR_CR3, wanted);
+    // console_init: USART3's clock, then PD8 (TX) / PD9 (RX) in AF7.
+    h.bus.write32(RCC_C1_APB1LENR, h.bus.read32(RCC_C1_APB1LENR) | USART3_CLOCK);
     const portD = h.gpio.port('D');
     portD.setAlternate(8, 7);
     portD.setAlternate(9, 7);

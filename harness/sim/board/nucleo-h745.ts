@@ -7,7 +7,8 @@ import type { BootloaderHost, ResetCause } from '../contracts.js';
 import { Boot0RcCircuit, type Boot0RcSettings } from '../boot0/boot0-rc-circuit.js';
 import { Boot0Jumper, type Boot0Source } from '../boot0/boot0-source.js';
 import { BootloaderFaults } from '../bootloader/faults.js';
-import type { BootloaderProfile } from '../bootloader/profiles.js';
+import { romEntryBehaviour, type BootloaderProfile } from '../bootloader/profiles.js';
+import type { CpuCore } from '../cpu/cpu-core.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
 import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
 import { SimFlash } from '../flash/sim-flash.js';
@@ -52,6 +53,11 @@ export interface SimulatedNucleoH745Options {
   initialOptions?: Partial<OptionRegisters>;
   /** Code in system memory; default the ST ROM SystemBootloader with `profile`. */
   createSystemMemoryCode?: (host: BootloaderHost, board: SimulatedNucleoH745) => SystemMemoryCode;
+  /**
+   * How the Cortex-M7 runs what is in flash: the TypeScript model of the test application
+   * (default), or the image itself on `core` (executed mode; see harness/sim/cpu).
+   */
+  application?: { kind: 'modelled' } | { kind: 'executed'; core: CpuCore };
 }
 
 /** Faults of the board itself, next to the bootloader's. */
@@ -138,7 +144,11 @@ export class SimulatedNucleoH745 {
     const createCode = options.createSystemMemoryCode
       ?? ((host: BootloaderHost) => new SystemBootloader(this.profile, host, { serialNumber: this.serialNumber, faults: this.faults.bootloader }));
     const reEnumerationMs = options.reEnumerationDelayMs ?? 100;
+    const romEntry = romEntryBehaviour(this.profile);
+    const application = options.application ?? { kind: 'modelled' };
     this.mcu = new Stm32h745({
+      cm7: application.kind === 'executed' ? { kind: 'executed', core: application.core, romEntry } : { kind: 'modelled' },
+      systemMemory: { vector: romEntry.vector, bootloaderId: this.profile.bootloaderId },
       clock: this.clock,
       flash: this.flash,
       optionBytes: this.optionBytes,
@@ -211,6 +221,11 @@ export class SimulatedNucleoH745 {
   /** Presses the black reset button (NRST). */
   pressReset(): void {
     this.mcu.reset('pin');
+  }
+
+  /** Unplugs the board for good and releases the executed mode's CPU engine. */
+  dispose(): void {
+    this.mcu.dispose();
   }
 
   /** Programs bytes into user flash as a factory programmer would (no RDP checks, no time). */

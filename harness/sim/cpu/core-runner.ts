@@ -27,9 +27,9 @@ export interface CoreRunnerHost {
   /** The core clock now, in Hz. */
   coreHz(): number;
   readonly devices: readonly TimedDevice[];
-  /** A stop the chip handles itself, such as a fetch from system memory (the ROM hand-over). True: the runner halts. */
+  /** A stop the chip handles itself, such as a fetch from system memory (the ROM hand-over); true when it did (it halts the runner). */
   interceptStop(stop: CoreStop, pc: number): boolean;
-  /** After every slice; true when the chip has taken over (a system reset request): the runner halts. */
+  /** After every slice; true when the chip has taken over (a system reset request) and halted or restarted the runner. */
   afterSlice(): boolean;
   /** The core locked up (ARMv7-M B1.5.15); it stays halted until a reset. */
   onLockup(state: LockupState): void;
@@ -65,6 +65,8 @@ export class CoreRunner {
   readonly stats: RunnerStats = { instructions: 0, slices: 0, sleeps: 0, mmioReads: 0, mmioWrites: 0, wallMs: 0 };
   private state: RunnerState = 'halted';
   private time = 0;
+  /** Since when the core has only been waiting (polling or WFI); a wake-up may move time back to here. */
+  private idleSince: number | undefined;
   private timer: TimerHandle | undefined;
   private budget = MIN_SLICE;
   private waitSites = new Map<number, 2 | 4>();
@@ -108,6 +110,7 @@ export class CoreRunner {
     this.halt();
     this.time = this.clock.now();
     this.budget = MIN_SLICE;
+    this.idleSince = undefined;
     this.lastRead.clear();
     this.state = 'running';
     this.schedule(0);
@@ -121,12 +124,16 @@ export class CoreRunner {
     this.state = 'halted';
   }
 
-  /** Something the core may be waiting for happened (a byte arrived, a line changed) at `at` ms. */
+  /**
+   * Something the core may be waiting for happens at `at` ms (a byte arrives, a line changes).
+   * A core that ran ahead of the clock while it only waited is taken back to `at`, so it sees the
+   * event when it happened rather than when the clock got there.
+   */
   wake(at = this.clock.now()): void {
     if (this.state !== 'sleeping') return;
     this.timer?.cancel();
     this.timer = undefined;
-    this.time = Math.max(this.time, at);
+    this.time = Math.max(this.idleSince ?? this.time, at);
     this.state = 'running';
     this.schedule(0);
   }
@@ -172,8 +179,6 @@ export class CoreRunner {
   private frame(): void {
     const frameStart = this.clock.now();
     const frameEnd = frameStart + 1;
-    // Never trail the clock by more than a frame.
-    this.time = Math.max(this.time, frameStart - 1);
     for (;;) {
       for (const device of this.host.devices) device.advanceTo(this.time);
       if (this.sleepingOnWait) {
@@ -201,6 +206,7 @@ export class CoreRunner {
         if (next !== undefined && next > this.time && next < limit) limit = next;
       }
       const budget = Math.max(1, Math.min(this.budget, Math.ceil((limit - this.time) * perMs)));
+      const sliceStart = this.time;
       this.sameReads = 0;
       this.changes = 0;
       const pc = this.core.readRegister('pc');
@@ -209,20 +215,20 @@ export class CoreRunner {
       this.stats.instructions += run.executed;
       this.time += run.executed / perMs;
       if (this.handleStop(run.stop)) return;
-      if (this.host.afterSlice()) {
-        if (this.state === 'running') this.halt();
-        return;
-      }
-      if (this.state !== 'running') return;
+      // The host may reset or hand over the chip here; it halts or restarts the runner itself.
+      if (this.host.afterSlice() || this.state !== 'running') return;
       if (run.stop.kind !== 'budget') {
         this.budget = MIN_SLICE;
+        this.idleSince = run.stop.kind === 'watched' && this.sleepingOnWait ? this.time : undefined;
         continue;
       }
       if (this.isWaiting(budget)) {
         this.budget = MIN_SLICE;
+        this.idleSince ??= sliceStart;
         if (!this.sleepUntilEvent(frameEnd)) return;
         continue;
       }
+      this.idleSince = undefined;
       // Some polling, but spread thin: look closer with a short slice before deciding.
       this.budget = this.sameReads >= POLL_READS ? MIN_SLICE : Math.min(MAX_SLICE, this.budget * 2);
     }
@@ -254,10 +260,7 @@ export class CoreRunner {
       }
       case 'fault': {
         const pc = this.core.readRegister('pc');
-        if (this.host.interceptStop(stop, pc)) {
-          this.halt();
-          return true;
-        }
+        if (this.host.interceptStop(stop, pc)) return true;
         ex.raiseFault(stop.fault, pc, stop.address, stop.detail);
         return false;
       }

@@ -1,0 +1,210 @@
+// The STM32H745's Cortex-M7 executing firmware: the CPU core with the chip's memories mapped in,
+// its System Control Space (SCB, NVIC, SysTick) on the memory map, the exception model, and the
+// runner on the virtual clock. It tells the chip when the core asks for a system reset, reaches
+// the ROM, or locks up; the chip decides what that means for the board.
+import type { Clock } from '../../clock/clock.js';
+import { hex32 } from '../../errors.js';
+import type { CoreStop, CpuCore } from '../cpu/cpu-core.js';
+import { CoreRunner, type TimedDevice } from '../cpu/core-runner.js';
+import { ExceptionModel, FIRST_IRQ, type LockupState } from '../cpu/exception-model.js';
+import { findWaitInstructions } from '../cpu/thumb.js';
+import { isSystemMemory } from './boot-config.js';
+import { NvicPeripheral } from './peripherals/nvic-peripheral.js';
+import { ScbPeripheral } from './peripherals/scb-peripheral.js';
+import { SysTickPeripheral } from './peripherals/systick-peripheral.js';
+import type { Stm32h745MemoryMap } from './stm32h745-memory-map.js';
+
+/** External interrupt lines of the STM32H745 (WAKEUP_PIN_IRQn = 149, CMSIS stm32h745xx.h). */
+export const H745_IRQ_COUNT = 150;
+/** __NVIC_PRIO_BITS on STM32H7. */
+export const H745_PRIORITY_BITS = 4;
+
+/** Host memory the core maps: RAM and flash executable, system memory readable only. */
+export interface CoreMemory {
+  name: string;
+  base: number;
+  bytes: Uint8Array;
+  access: 'rwx' | 'rx' | 'r';
+}
+
+/** What the executor tells the chip. */
+export interface Cm7Events {
+  /** AIRCR.SYSRESETREQ: the chip should reset (the core stops when it does). */
+  systemReset(): void;
+  /** The core is about to execute system memory at `pc` (the executor has stopped it). */
+  romEntry(pc: number): void;
+  /** The core locked up. */
+  lockup(state: LockupState): void;
+}
+
+/** Options of {@link Cm7Executor}. */
+export interface Cm7ExecutorOptions {
+  core: CpuCore;
+  clock: Clock;
+  map: Stm32h745MemoryMap;
+  memories: readonly CoreMemory[];
+  /** The core clock now (RCC's c_ck). */
+  coreHz(): number;
+  /** Peripherals whose state moves with time, besides SysTick (USART3). */
+  devices: readonly TimedDevice[];
+  /** Where code may hold WFI/WFE: scanned at each start. */
+  codeForWaits(): ReadonlyArray<{ base: number; bytes: Uint8Array }>;
+  events: Cm7Events;
+}
+
+/** The CM7 executing code: reset, jump, halt; state for the ROM hand-over check. */
+export class Cm7Executor {
+  readonly exceptions: ExceptionModel;
+  readonly runner: CoreRunner;
+  readonly scb: ScbPeripheral;
+  readonly nvic: NvicPeripheral;
+  readonly systick: SysTickPeripheral;
+  private resetRequested = false;
+  private waitsScanned = false;
+
+  constructor(private readonly options: Cm7ExecutorOptions) {
+    const { core, map } = options;
+    this.exceptions = new ExceptionModel({ core, bus: map, irqCount: H745_IRQ_COUNT, priorityBits: H745_PRIORITY_BITS });
+    this.scb = new ScbPeripheral(this.exceptions, { requestSystemReset: () => { this.resetRequested = true; } });
+    this.nvic = new NvicPeripheral(this.exceptions);
+    this.systick = new SysTickPeripheral({
+      now: () => this.runner.now(),
+      coreHz: () => options.coreHz(),
+      pend: (n) => this.exceptions.setPending(n),
+    });
+    map.add(this.scb);
+    map.add(this.nvic);
+    map.add(this.systick);
+    for (const m of options.memories) core.mapMemory(m);
+    for (const [start, end] of map.deviceRanges) {
+      core.mapMmio(start, end - start, {
+        read: (address, size) => {
+          const value = map.read(address, size);
+          this.runner.noteRead(address, value);
+          return value;
+        },
+        write: (address, size, value) => {
+          this.runner.noteWrite();
+          map.write(address, size, value);
+        },
+      });
+    }
+    this.runner = new CoreRunner(core, this.exceptions, options.clock, {
+      fetch16: (address) => {
+        const m = map.findMemory(address, 2);
+        return m ? map.peek(address, 2) : undefined;
+      },
+      coreHz: () => options.coreHz(),
+      devices: [this.systick, ...options.devices],
+      interceptStop: (stop, pc) => this.intercept(stop, pc),
+      afterSlice: () => this.afterSlice(),
+      onLockup: (state) => options.events.lockup(state),
+    });
+  }
+
+  /** The core's time in ms (fractional), or the clock's when it is not running. */
+  now(): number {
+    return this.runner.now();
+  }
+
+  /** Code bytes changed (a flash write): translated code there is dropped, WFI sites are found again. */
+  codeChanged(address: number, length: number): void {
+    this.options.core.invalidateCode(address, length);
+    this.waitsScanned = false;
+  }
+
+  /** A reset of the core: exception state cleared, SP and PC from the table at `vectorTable` (VTOR), then run. */
+  resetAndRun(vectorTable: number): void {
+    this.runner.halt();
+    this.resetRequested = false;
+    this.scanWaits();
+    this.exceptions.reset(vectorTable);
+    const lockup = this.exceptions.lockedUp;
+    if (lockup) {
+      this.options.events.lockup(lockup);
+      return;
+    }
+    this.runner.start();
+  }
+
+  /** A bootloader's jump to `vectorTable`: SP and PC from it, Thread mode, no reset of anything else. */
+  jumpAndRun(vectorTable: number): void {
+    this.runner.halt();
+    this.resetRequested = false;
+    this.scanWaits();
+    this.exceptions.jumpTo(vectorTable);
+    this.runner.start();
+  }
+
+  /** Stops the core (reset, power-off, hand-over to the ROM). */
+  halt(): void {
+    this.runner.halt();
+  }
+
+  /** Stops for good and releases the CPU engine. */
+  dispose(): void {
+    this.runner.halt();
+    this.options.core.close();
+  }
+
+  /** The interrupt line `irq` of a peripheral. */
+  setIrqLine(irq: number, high: boolean): void {
+    this.exceptions.setIrqLine(irq, high);
+  }
+
+  /** Interrupts enabled and pending in the NVIC now. */
+  enabledPendingIrqs(): number[] {
+    const found: number[] = [];
+    for (let irq = 0; irq < H745_IRQ_COUNT; irq++) {
+      if (this.exceptions.isIrqEnabled(irq) && this.exceptions.isPending(FIRST_IRQ + irq)) found.push(irq);
+    }
+    return found;
+  }
+
+  /** A word of core state, for the ROM hand-over check and messages. */
+  register(name: 'primask' | 'msp' | 'pc' | 'ipsr' | 'control'): number {
+    return this.options.core.readRegister(name);
+  }
+
+  /** What the core is doing, for a message: in which handler, after which fault. */
+  describeState(): string | undefined {
+    const lockup = this.exceptions.lockedUp;
+    if (lockup) return `the Cortex-M7 locked up: ${lockup.reason}`;
+    if (!this.runner.isRunning) return undefined;
+    const ipsr = this.options.core.readRegister('ipsr') & 0x1ff;
+    const pc = this.options.core.readRegister('pc');
+    const fault = this.exceptions.lastHardFault;
+    if (ipsr >= 3 && ipsr <= 6) return `the Cortex-M7 is in its fault handler (exception ${ipsr}, PC ${hex32(pc)})${fault ? ` after ${fault.description}` : ''}`;
+    if (ipsr >= FIRST_IRQ) return `the Cortex-M7 is in the handler of interrupt ${ipsr - FIRST_IRQ} (PC ${hex32(pc)})`;
+    if (ipsr !== 0) return `the Cortex-M7 is in the handler of exception ${ipsr} (PC ${hex32(pc)})`;
+    return undefined;
+  }
+
+  private scanWaits(): void {
+    if (this.waitsScanned) return;
+    const sites = new Map<number, 2 | 4>();
+    for (const region of this.options.codeForWaits()) for (const [a, size] of findWaitInstructions(region.bytes, region.base)) sites.set(a, size);
+    this.runner.setWaitSites(sites);
+    this.waitsScanned = true;
+  }
+
+  private intercept(stop: CoreStop, pc: number): boolean {
+    if (stop.kind !== 'fault' || stop.fault !== 'fetch-protected') return false;
+    const at = stop.address ?? pc;
+    if (!isSystemMemory(at)) return false;
+    this.runner.halt();
+    this.options.events.romEntry(at);
+    return true;
+  }
+
+  private afterSlice(): boolean {
+    for (const error of this.options.map.takeBusErrors()) {
+      this.exceptions.raiseFault('write-unmapped', this.options.core.readRegister('pc'), error.address, error.reason);
+    }
+    if (!this.resetRequested) return false;
+    this.resetRequested = false;
+    // The chip's reset halts and restarts the core; until then its time is the reset's moment.
+    this.options.events.systemReset();
+    return true;
+  }
+}
