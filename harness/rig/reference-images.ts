@@ -6,6 +6,7 @@ import { buildTestAppImage } from '../dfu/image/synthetic-app.js';
 import { loadImageFile } from '../dfu/image/image-file.js';
 import type { FirmwareImage } from '../dfu/image/firmware-image.js';
 import { DfuHilError } from '../errors.js';
+import type { EntryMethod } from './config/schema.js';
 
 /** The firmware manifest does not list what the harness needs. */
 export class ManifestError extends DfuHilError {
@@ -77,4 +78,29 @@ export async function loadReferenceImages(dir = FIRMWARE_IMAGES_DIR): Promise<Re
   const [appA, appB, broken, cm4] = await Promise.all(['A', 'B', 'broken', 'cm4'].map((role) => load(pick(role))));
   const id = (e: ManifestEntry): { name: string; version: string } => ({ name: e.name, version: e.version });
   return { appA: appA!, appB: appB!, broken: broken!, cm4: cm4!, identity: { a: id(pick('A')), b: id(pick('B')) }, origin: 'firmware' };
+}
+
+/** An application built with one deliberate bootloader-entry bug (firmware-images, "Mutants"). */
+export interface MutantImage {
+  /** The Makefile's name of the bug. */
+  name: string;
+  bug: string;
+  /** The console entry that runs the broken code. */
+  entry: EntryMethod;
+  image: FirmwareImage;
+  identity: { name: string; version: string };
+}
+
+/** The mutants the firmware manifest lists (none when the images are not built). */
+export async function loadMutantImages(dir = FIRMWARE_IMAGES_DIR): Promise<MutantImage[]> {
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) return [];
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+    mutants?: Array<ManifestEntry & { mutant: { name: string; bug: string; entry: EntryMethod } }>;
+  };
+  return Promise.all((manifest.mutants ?? []).map(async (m) => ({
+    name: m.mutant.name, bug: m.mutant.bug, entry: m.mutant.entry,
+    image: await loadImageFile(join(dir, m.files.hex.path)),
+    identity: { name: m.name, version: m.version },
+  })));
 }

@@ -154,6 +154,7 @@ export class SimRig implements Rig {
     requireCapabilities(this, method);
     return this.step(`enter DFU by ${method}`, async () => {
       const started = this.clock.now();
+      const entryMark = this.console.mark();
       switch (method) {
         case 'console-jump': await this.console.dfuJump(); break;
         case 'console-direct': await this.console.dfuDirect(); break;
@@ -162,7 +163,9 @@ export class SimRig implements Rig {
         case 'boot0-jumper':
           throw new RigInfrastructureError('sim-boot0-jumper', 'the simulated rig models BOOT0 as an RC circuit, not a jumper');
       }
-      const device = await this.waitForBootloader(options.timeoutMs);
+      const device = await this.waitForBootloader(options.timeoutMs).catch((error: unknown) => {
+        throw this.withRebootNoted(error, entryMark);
+      });
       return {
         method, vidPid: this.config.bootloader.vidPid, serialNumber: device.serialNumber,
         portPath: device.portPath, enumeratedAfterMs: this.clock.now() - started,
@@ -179,6 +182,14 @@ export class SimRig implements Rig {
       throw this.withLikelyCause(error);
     }
     return this.dfuDevice;
+  }
+
+  /** An entry that ended in the application's banner rather than the bootloader says so: its entry code did not take the jump. */
+  private withRebootNoted(error: unknown, since: number): unknown {
+    const banner = this.console.log.since(since).find((e) => e.direction === 'rx' && e.text.startsWith('READY '));
+    if (!(error instanceof Error) || !banner || error.message.includes('likely cause')) return error;
+    error.message = `${error.message}; likely cause: the application booted again ("${banner.text}") instead of entering the bootloader: its entry code did not take the jump`;
+    return error;
   }
 
   /**

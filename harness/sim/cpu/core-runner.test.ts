@@ -6,7 +6,7 @@ import { VirtualClock } from '../../clock/virtual-clock.js';
 import type { CpuCore } from './cpu-core.js';
 import { CoreRunner, type TimedDevice } from './core-runner.js';
 import { ExceptionModel, FIRST_IRQ, type LockupState } from './exception-model.js';
-import { findWaitInstructions } from './thumb.js';
+import { findWatchedInstructions } from './thumb.js';
 import { openUnicornCore, unicornAvailability } from './unicorn-core.js';
 
 const availability = await unicornAvailability();
@@ -103,7 +103,7 @@ class TestChip {
       afterSlice: () => false,
       onLockup: (state) => { this.lockup = state; },
     });
-    this.runner.setWaitSites(findWaitInstructions(this.code, CODE));
+    this.runner.setWatchSites(findWatchedInstructions(this.code, CODE));
   }
 
   word(offset: number): number {

@@ -10,7 +10,7 @@
 import type { Clock, TimerHandle } from '../../clock/clock.js';
 import type { CoreStop, CpuCore } from './cpu-core.js';
 import type { ExceptionModel, LockupState } from './exception-model.js';
-import { isBranchToSelf } from './thumb.js';
+import { isBranchToSelf, type WatchedInstruction } from './thumb.js';
 
 /** A peripheral whose state changes with time (a UART shifting bits, SysTick counting). */
 export interface TimedDevice {
@@ -69,7 +69,7 @@ export class CoreRunner {
   private idleSince: number | undefined;
   private timer: TimerHandle | undefined;
   private budget = MIN_SLICE;
-  private waitSites = new Map<number, 2 | 4>();
+  private watchSites = new Map<number, WatchedInstruction>();
   /** WFI waiting to complete: the PC moves past it when the core wakes. */
   private sleepingOnWait: { address: number; size: 2 | 4 } | undefined;
   // Poll detection over the current slice.
@@ -99,9 +99,13 @@ export class CoreRunner {
     return this.state === 'sleeping';
   }
 
-  /** Instructions (WFI, WFE) the core sleeps on, by address; the chip finds them in its code. */
-  setWaitSites(sites: ReadonlyMap<number, 2 | 4>): void {
-    this.waitSites = new Map(sites);
+  /**
+   * Instructions the runner carries out itself, by address (the chip finds them in its code):
+   * WFI/WFE sleep until an event; CPSIE and MSR to a mask register are executed here so that an
+   * interrupt they unmask is taken before the next instruction, as on the core.
+   */
+  setWatchSites(sites: ReadonlyMap<number, WatchedInstruction>): void {
+    this.watchSites = new Map(sites);
     this.core.watchCode([...sites.keys()]);
   }
 
@@ -253,9 +257,9 @@ export class CoreRunner {
       case 'exception-return': ex.exceptionReturn(); return false;
       case 'breakpoint': ex.breakpoint(); return false;
       case 'watched': {
-        const size = this.waitSites.get(stop.address);
-        if (size === undefined) return false;
-        this.sleepingOnWait = { address: stop.address, size };
+        const site = this.watchSites.get(stop.address);
+        if (site?.kind === 'wait') this.sleepingOnWait = { address: stop.address, size: site.size };
+        else if (site) this.unmask(stop.address, site);
         return false;
       }
       case 'fault': {
@@ -265,6 +269,29 @@ export class CoreRunner {
         return false;
       }
     }
+  }
+
+  /** Carries out CPSIE or MSR to a mask register (ARMv7-M B5.2) and moves past it. */
+  private unmask(address: number, site: Exclude<WatchedInstruction, { kind: 'wait' }>): void {
+    const c = this.core;
+    const privileged = (c.readRegister('ipsr') & 0x1ff) !== 0 || (c.readRegister('control') & 1) === 0;
+    if (privileged) {
+      if (site.kind === 'cpsie') {
+        c.writeRegister(site.mask, 0);
+      } else {
+        const names = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'r10', 'r11', 'r12', 'sp', 'lr', 'pc'] as const;
+        const value = c.readRegister(names[site.rn]!);
+        if (site.register === 'primask' || site.register === 'faultmask') c.writeRegister(site.register, value & 1);
+        else if (site.register === 'basepri') c.writeRegister('basepri', value & 0xff);
+        else {
+          // BASEPRI_MAX only ever raises the masking (a lower non-zero value, B5.2.3).
+          const now = c.readRegister('basepri') & 0xff;
+          const next = value & 0xff;
+          if (next !== 0 && (now === 0 || next < now)) c.writeRegister('basepri', next);
+        }
+      }
+    }
+    c.writeRegister('pc', (address + site.size) | 1);
   }
 
   private finishWait(): void {

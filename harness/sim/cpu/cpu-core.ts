@@ -70,6 +70,11 @@ export interface CpuCore {
   writeRegister(register: CoreRegister, value: number): void;
   /** Stops runs just before any of `addresses` executes (replaces the previous set). */
   watchCode(addresses: readonly number[]): void;
+  /**
+   * Calls `onRead` with the address of every load from the [start, end) ranges (replaces the
+   * previous set); the load itself completes normally. For flash words that report ECC errors.
+   */
+  watchReads(ranges: ReadonlyArray<readonly [number, number]>, onRead: (address: number) => void): void;
   /** Forgets translated code in [address, address+length): call after the host changed code bytes. */
   invalidateCode(address: number, length: number): void;
   /** Runs from `pc` (bit 0 set for Thumb) for at most `budget` instructions. */

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CoreRegister, CoreRun, CpuCore } from './cpu-core.js';
 import { Exception, ExceptionModel, FIRST_IRQ } from './exception-model.js';
-import { findWaitInstructions, isBranchToSelf, thumbInstructionSize } from './thumb.js';
+import { findWatchedInstructions, isBranchToSelf, thumbInstructionSize } from './thumb.js';
 
 /** Registers only; nothing executes. */
 class RegisterFile implements CpuCore {
@@ -20,6 +20,7 @@ class RegisterFile implements CpuCore {
     if (r === 'ipsr') this.regs.set('xpsr', ((this.regs.get('xpsr') ?? 0) & ~0x1ff) | (v & 0x1ff));
   }
   watchCode(): void {}
+  watchReads(): void {}
   invalidateCode(): void {}
   run(): CoreRun { throw new Error('not an emulator'); }
   close(): void {}
@@ -137,14 +138,18 @@ describe('ExceptionModel', () => {
 });
 
 describe('Thumb helpers', () => {
-  it('tells 16-bit from 32-bit encodings, finds WFI/WFE and branches to self', () => {
+  it('tells 16-bit from 32-bit encodings, finds WFI/WFE, CPSIE and MSR to mask registers, and branches to self', () => {
     expect(thumbInstructionSize(0xbf30)).toBe(2);
     expect(thumbInstructionSize(0xf3af)).toBe(4);
     expect(thumbInstructionSize(0xe7fe)).toBe(2);
     expect(isBranchToSelf(0xe7fe, undefined)).toBe(true);
     expect(isBranchToSelf(0xf7ff, 0xbffe)).toBe(true);
     expect(isBranchToSelf(0xe7fd, undefined)).toBe(false);
-    const code = Uint8Array.from([0x30, 0xbf, 0x00, 0xbf, 0xaf, 0xf3, 0x03, 0x80, 0x20, 0xbf]);
-    expect([...findWaitInstructions(code, 0x08000000)]).toEqual([[0x08000000, 2], [0x08000004, 4], [0x08000008, 2]]);
+    // wfi; nop; wfi.w; wfe; cpsie i; msr basepri, r3
+    const code = Uint8Array.from([0x30, 0xbf, 0x00, 0xbf, 0xaf, 0xf3, 0x03, 0x80, 0x20, 0xbf, 0x62, 0xb6, 0x83, 0xf3, 0x11, 0x88]);
+    expect([...findWatchedInstructions(code, 0x08000000)]).toEqual([
+      [0x08000000, { kind: 'wait', size: 2 }], [0x08000004, { kind: 'wait', size: 4 }], [0x08000008, { kind: 'wait', size: 2 }],
+      [0x0800000a, { kind: 'cpsie', size: 2, mask: 'primask' }], [0x0800000c, { kind: 'msr', size: 4, register: 'basepri', rn: 3 }],
+    ]);
   });
 });

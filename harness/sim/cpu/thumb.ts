@@ -17,22 +17,47 @@ export function isBranchToSelf(first: number, second: number | undefined): boole
   return first === 0xe7fe || (first === 0xf7ff && second === 0xbffe);
 }
 
+/** The special registers an MSR can mask interrupts with (SYSm 0x10-0x13, ARMv7-M B5.1.1). */
+export type MaskRegister = 'primask' | 'basepri' | 'basepri_max' | 'faultmask';
+const MASK_SYSM: Readonly<Record<number, MaskRegister>> = { 0x10: 'primask', 0x11: 'basepri', 0x12: 'basepri_max', 0x13: 'faultmask' };
+
+/** An instruction the runner handles itself: it sleeps on waits and takes interrupts right after an unmask. */
+export type WatchedInstruction =
+  | { kind: 'wait'; size: 2 | 4 }
+  /** CPSIE i (0xB662) or CPSIE f (0xB661). */
+  | { kind: 'cpsie'; size: 2; mask: 'primask' | 'faultmask' }
+  /** MSR <mask register>, Rn (0xF38n 0x88xx). */
+  | { kind: 'msr'; size: 4; register: MaskRegister; rn: number };
+
+/** Decodes a wait or an interrupt-unmasking instruction, if `first`/`second` are one. */
+export function watchedInstruction(first: number, second: number | undefined): WatchedInstruction | undefined {
+  const wait = isWaitInstruction(first, second);
+  if (wait !== undefined) return { kind: 'wait', size: wait };
+  if (first === 0xb662) return { kind: 'cpsie', size: 2, mask: 'primask' };
+  if (first === 0xb661) return { kind: 'cpsie', size: 2, mask: 'faultmask' };
+  if ((first & 0xfff0) === 0xf380 && second !== undefined && (second & 0xff00) === 0x8800) {
+    const register = MASK_SYSM[second & 0xff];
+    if (register) return { kind: 'msr', size: 4, register, rn: first & 0xf };
+  }
+  return undefined;
+}
+
 /**
- * Addresses of every WFI/WFE encoding in `bytes` (halfword aligned) and their sizes. A match
- * that is really data or the second half of another instruction is harmless: it is only ever
- * consulted when the core is about to execute that address.
+ * Addresses of every wait (WFI, WFE) and interrupt-unmasking instruction (CPSIE, MSR to PRIMASK,
+ * BASEPRI or FAULTMASK) in `bytes`, halfword aligned. A match that is really data or the second
+ * half of another instruction is harmless: it is only consulted when the core is about to
+ * execute that address.
  */
-export function findWaitInstructions(bytes: Uint8Array, base: number): Map<number, 2 | 4> {
-  const found = new Map<number, 2 | 4>();
+export function findWatchedInstructions(bytes: Uint8Array, base: number): Map<number, WatchedInstruction> {
+  const found = new Map<number, WatchedInstruction>();
   for (let i = 0; i + 1 < bytes.length; i += 2) {
-    const lo = bytes[i]!;
-    // Fast reject: every wait encoding's first halfword has 0xBF or 0xF3 as its high byte.
     const hi = bytes[i + 1]!;
-    if (hi !== 0xbf && hi !== 0xf3) continue;
-    const first = lo | (hi << 8);
+    // Fast reject: every watched encoding's first halfword has 0xBF, 0xB6 or 0xF3 as its high byte.
+    if (hi !== 0xbf && hi !== 0xf3 && hi !== 0xb6) continue;
+    const first = bytes[i]! | (hi << 8);
     const second = i + 3 < bytes.length ? bytes[i + 2]! | (bytes[i + 3]! << 8) : undefined;
-    const size = isWaitInstruction(first, second);
-    if (size !== undefined) found.set(base + i, size);
+    const watched = watchedInstruction(first, second);
+    if (watched) found.set(base + i, watched);
   }
   return found;
 }

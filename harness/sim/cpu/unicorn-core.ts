@@ -30,6 +30,7 @@ const UC_CTL_REMOVE_CACHE = 0x48000009; // UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 
 const UC_HOOK_INTR = 1;
 const UC_HOOK_CODE = 4;
 const UC_HOOK_MEM_INVALID = 1008; // unmapped and protection events, read, write and fetch
+const UC_HOOK_MEM_READ = 1024;
 const UC_PROT = { r: 1, rx: 5, rwx: 7 } as const;
 const UC_ERR = {
   OK: 0, READ_UNMAPPED: 6, WRITE_UNMAPPED: 7, FETCH_UNMAPPED: 8, INSN_INVALID: 10, WRITE_PROT: 12, READ_PROT: 13, FETCH_PROT: 14,
@@ -65,7 +66,7 @@ interface UnicornBinding {
   regRead: NativeFunction;
   regWrite: NativeFunction;
   strerror: NativeFunction;
-  types: { mmioRead: unknown; mmioWrite: unknown; hookCode: unknown; hookIntr: unknown; hookMem: unknown };
+  types: { mmioRead: unknown; mmioWrite: unknown; hookCode: unknown; hookIntr: unknown; hookMem: unknown; hookRead: unknown };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -112,6 +113,7 @@ async function loadBinding(env: Readonly<Record<string, string | undefined>>): P
       hookCode: koffi.proto('void DfuHilUcHookCode(void *uc, uint64_t address, uint32_t size, void *user)'),
       hookIntr: koffi.proto('void DfuHilUcHookIntr(void *uc, uint32_t intno, void *user)'),
       hookMem: koffi.proto('bool DfuHilUcHookMem(void *uc, int type, uint64_t address, int size, int64_t value, void *user)'),
+      hookRead: koffi.proto('void DfuHilUcHookRead(void *uc, int type, uint64_t address, int size, int64_t value, void *user)'),
     };
     return {
       koffi, path, version: `${major[0]}.${minor[0]}`, types,
@@ -162,6 +164,8 @@ export class UnicornCore implements CpuCore {
   private readonly callbacks: unknown[] = [];
   private readonly regions: MappedMemory[] = [];
   private watchHooks = new Map<number, number>();
+  private readHooks: number[] = [];
+  private readRanges = '';
   private closed = false;
   // What the callbacks saw during the current run.
   private interrupt: number | undefined;
@@ -243,6 +247,19 @@ export class UnicornCore implements CpuCore {
       // Hooks are consulted when code is translated: code already translated must go.
       this.invalidateCode(address, 4);
     }
+  }
+
+  watchReads(ranges: ReadonlyArray<readonly [number, number]>, onRead: (address: number) => void): void {
+    this.assertOpen();
+    const key = ranges.map(([s, e]) => `${s}-${e}`).join(',');
+    if (key === this.readRanges) return;
+    this.readRanges = key;
+    for (const handle of this.readHooks) this.check(this.b.hookDel(this.uc, handle), 'remove a read watch');
+    this.readHooks = ranges.map(([start, end]) => this.addHook(UC_HOOK_MEM_READ, this.b.types.hookRead, (_uc: unknown, _type: number, address: number | bigint) => {
+      this.guard(() => onRead(Number(address) >>> 0));
+    }, start, end - 1));
+    // Whether a load calls the hook is decided when code is translated: translated code goes.
+    for (const region of this.regions) if (region.access !== 'r') this.invalidateCode(region.base, region.bytes.length);
   }
 
   invalidateCode(address: number, length: number): void {

@@ -7,7 +7,7 @@ import { hex32 } from '../../errors.js';
 import type { CoreStop, CpuCore } from '../cpu/cpu-core.js';
 import { CoreRunner, type TimedDevice } from '../cpu/core-runner.js';
 import { ExceptionModel, FIRST_IRQ, type LockupState } from '../cpu/exception-model.js';
-import { findWaitInstructions } from '../cpu/thumb.js';
+import { findWatchedInstructions, type WatchedInstruction } from '../cpu/thumb.js';
 import { isSystemMemory } from './boot-config.js';
 import { NvicPeripheral } from './peripherals/nvic-peripheral.js';
 import { ScbPeripheral } from './peripherals/scb-peripheral.js';
@@ -47,10 +47,17 @@ export interface Cm7ExecutorOptions {
   coreHz(): number;
   /** Peripherals whose state moves with time, besides SysTick (USART3). */
   devices: readonly TimedDevice[];
-  /** Where code may hold WFI/WFE: scanned at each start. */
+  /** Where code may hold WFI/WFE and the instructions that unmask interrupts: scanned at each start. */
   codeForWaits(): ReadonlyArray<{ base: number; bytes: Uint8Array }>;
+  /** Flash words (start addresses, 32 bytes each) whose ECC is broken: a load from one is reported to {@link onEccRead}. */
+  eccErrorWords(): readonly number[];
+  /** The core read a flash word with an ECC error (the flash interface flags it). */
+  onEccRead(address: number): void;
   events: Cm7Events;
 }
+
+/** Bytes in one flash word, the unit ECC covers (RM0399 §4.3). */
+const FLASH_WORD_BYTES = 32;
 
 /** The CM7 executing code: reset, jump, halt; state for the ROM hand-over check. */
 export class Cm7Executor {
@@ -180,11 +187,19 @@ export class Cm7Executor {
     return undefined;
   }
 
+  /** After the flash changed: find the WFI/WFE sites again and watch the words with ECC errors. */
   private scanWaits(): void {
     if (this.waitsScanned) return;
-    const sites = new Map<number, 2 | 4>();
-    for (const region of this.options.codeForWaits()) for (const [a, size] of findWaitInstructions(region.bytes, region.base)) sites.set(a, size);
-    this.runner.setWaitSites(sites);
+    const sites = new Map<number, WatchedInstruction>();
+    for (const region of this.options.codeForWaits()) for (const [a, site] of findWatchedInstructions(region.bytes, region.base)) sites.set(a, site);
+    this.runner.setWatchSites(sites);
+    const ranges: Array<[number, number]> = [];
+    for (const word of this.options.eccErrorWords()) {
+      const last = ranges.at(-1);
+      if (last && last[1] === word) last[1] = word + FLASH_WORD_BYTES;
+      else ranges.push([word, word + FLASH_WORD_BYTES]);
+    }
+    this.options.core.watchReads(ranges, (address) => this.options.onEccRead(address));
     this.waitsScanned = true;
   }
 

@@ -73,6 +73,21 @@ describe.skipIf(!availability.available)(`STM32H745 executing the committed test
     c.mcu.dispose();
   });
 
+  it('counts the flash words with an ECC error in its bank by reading each one (ecc=<n>)', async () => {
+    const c = await chip();
+    c.flash.program(0x08000000, image('testapp-1.0.0.bin'));
+    // Programming a word twice without an erase leaves a sticky ECC error (RM0399 §4.3.9).
+    for (const at of [0x08010000, 0x080f0040]) {
+      c.flash.program(at, new Uint8Array(32));
+      c.flash.program(at, new Uint8Array(32));
+    }
+    c.mcu.powerOn();
+    await c.console.waitFor(/^READY/);
+    expect((await c.command('boot'))[0]).toMatch(/ ecc=2$/);
+    expect(c.mcu.flashInterface.read32(0x60)).toBe((0x080f0040 - 0x08000000) / 32);
+    c.mcu.dispose();
+  });
+
   it('`dfu jump` hands a clean state to the ROM through the magic word and the early jump; the magic is cleared', async () => {
     const c = await chip();
     c.flash.program(0x08000000, image('testapp-1.0.0.bin'));

@@ -205,6 +205,12 @@ export class Stm32h745 {
         coreHz: () => this.rccPeripheral.coreClockHz(),
         devices: [this.usart3],
         codeForWaits: () => [{ base: options.flash.base, bytes: view }],
+        eccErrorWords: () => options.flash.eccErrorWords?.(options.flash.base, options.flash.size) ?? [],
+        onEccRead: (address) => {
+          const offset = address - options.flash.base;
+          const bank = offset < BANK_SIZE ? 1 : 2;
+          this.flashInterface.reportEccError(bank, Math.floor((offset % BANK_SIZE) / 32));
+        },
         events: {
           systemReset: () => this.reset('software'),
           romEntry: (pc) => this.enterRomFromCore(pc, executed.romEntry),

@@ -16,6 +16,7 @@ class Registers implements CpuCore {
   readRegister(name: CoreRegister): number { return (this.r.get(name) ?? 0) >>> 0; }
   writeRegister(name: CoreRegister, v: number): void { this.r.set(name, v >>> 0); }
   watchCode(): void {}
+  watchReads(): void {}
   invalidateCode(): void {}
   run(): CoreRun { throw new Error('no emulator'); }
   close(): void {}
