@@ -86,7 +86,8 @@ export interface Stm32h745Options {
 
 /** Why the Cortex-M7 does nothing useful, as a board's symptoms would need explaining. */
 export interface Cm7Trouble {
-  kind: 'rom-refused' | 'lockup' | 'supply';
+  /** The ROM refused the hand-over, the core sits in a fault or interrupt handler, it locked up, or the supply setting stopped the chip. */
+  kind: 'rom-refused' | 'fault' | 'lockup' | 'supply';
   description: string;
 }
 
@@ -229,7 +230,7 @@ export class Stm32h745 {
   /** Why the CM7 is not doing what a board normally would (refused ROM entry, lockup, supply), if it is not. */
   get cm7Trouble(): Cm7Trouble | undefined {
     const state = this.executor?.describeState();
-    if (!this.trouble && state && this.cm7 === 'app') return { kind: 'lockup', description: state };
+    if (!this.trouble && state && this.cm7 === 'app') return { kind: 'fault', description: state };
     return this.trouble;
   }
 
@@ -366,10 +367,28 @@ export class Stm32h745 {
       return;
     }
     if (!this.isValidCodeAt(address)) {
-      this.cm7 = 'lockup';
+      this.faultAtReset(address);
       return;
     }
     this.startApp(address);
+  }
+
+  /**
+   * The model's account of what the core does with a vector table that is not valid code,
+   * as executed mode shows it: the reset vector faults, and a HardFault vector that points into
+   * the image's bank runs its handler (silently, for ever); anything else locks the core up.
+   */
+  private faultAtReset(vectorTable: number): void {
+    const flash = this.options.flash;
+    const vector = flash.contains(vectorTable + 12, 4) ? new DataView(flash.read(vectorTable + 12, 4).buffer).getUint32(0, true) : 0xffffffff;
+    const bank = vectorTable - ((vectorTable - BANK1) % BANK_SIZE);
+    const target = (vector & ~1) >>> 0;
+    if ((vector & 1) === 1 && target >= bank && target < bank + BANK_SIZE && vector !== 0xffffffff) {
+      this.cm7 = 'app';
+      this.trouble = { kind: 'fault', description: `the Cortex-M7 is in its fault handler (exception 3, ${hex32(target)}): the reset vector at ${hex32(vectorTable + 4)} is not valid code` };
+      return;
+    }
+    this.cm7 = 'lockup';
   }
 
   /**
@@ -478,7 +497,6 @@ export class Stm32h745 {
       uart: this.options.uart,
       readFlash: (address, length) => this.options.flash.read(address, length),
       eccErrorCount: (address, length) => this.options.flash.eccErrorWords?.(address, length).length ?? 0,
-      cm4State: () => this.cm4,
       after: (ms, fn) => { this.timers.after(ms, fn); },
       softwareReset: () => this.reset('software'),
       jumpToBootloader: () => this.startBootloader(),

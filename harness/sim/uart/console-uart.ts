@@ -18,6 +18,9 @@ export interface ConsoleHostEnd {
   drain(): Promise<void>;
 }
 
+/** Given bytes as they arrive, with when each one's stop bit ended (virtual ms, finer than the clock's tick). */
+export type ReceiveListener = (bytes: Uint8Array, arrivals: readonly number[]) => void;
+
 /** Told of bytes when they are queued: byte i's stop bit ends at startMs + (i + 1) · byteTimeMs. */
 export type ScheduledListener = (bytes: Uint8Array, startMs: number, byteTimeMs: number) => void;
 
@@ -34,7 +37,7 @@ class UartDirection {
   private readonly inFlight = new Set<TimerHandle>();
   private readonly deliveries = new Map<TimerHandle, Delivery>();
   private lastDelivery: Delivery | undefined;
-  private readonly listeners = new Set<(bytes: Uint8Array) => void>();
+  private readonly listeners = new Set<ReceiveListener>();
   private readonly scheduledListeners = new Set<ScheduledListener>();
   private readonly idleWaiters: Array<() => void> = [];
 
@@ -70,7 +73,9 @@ class UartDirection {
       this.deliveries.delete(handle);
       const parts = delivery.chunks.map((c) => c.bytes);
       const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      if (data.length > 0) for (const l of [...this.listeners]) l(data);
+      // When each byte's stop bit ended: the chunk's end, less a byte time for each byte after it.
+      const arrivals = delivery.chunks.flatMap((c) => Array.from(c.bytes, (_b, i) => c.end - (c.bytes.length - 1 - i) * this.byteTimeMs));
+      if (data.length > 0) for (const l of [...this.listeners]) l(data, arrivals);
       this.settle();
     });
     delivery.handle = handle;
@@ -97,7 +102,7 @@ class UartDirection {
     this.settle();
   }
 
-  listen(listener: (bytes: Uint8Array) => void): () => void {
+  listen(listener: ReceiveListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -160,8 +165,8 @@ export class ConsoleUart {
     return this.tx.idle();
   }
 
-  /** The target's receiver: calls `listener` with bytes from the host; returns an unsubscribe. */
-  onReceive(listener: (bytes: Uint8Array) => void): () => void {
+  /** The target's receiver: calls `listener` with bytes from the host as they arrive; returns an unsubscribe. */
+  onReceive(listener: ReceiveListener): () => void {
     return this.rx.listen(listener);
   }
 
