@@ -89,9 +89,8 @@ class TestChip {
     };
     core.mapMmio(DEVICE, 0x1000, {
       read: () => {
-        const value = this.runner.now() >= this.readyAt ? 1 : 0;
-        this.runner.noteRead(DEVICE, value);
-        return value;
+        const value = (): number => (this.runner.now() >= this.readyAt ? 1 : 0);
+        return this.runner.noteRead(DEVICE, value()) ? value() : value();
       },
       write: () => this.runner.noteWrite(),
     });
@@ -102,6 +101,7 @@ class TestChip {
       interceptStop: () => false,
       afterSlice: () => false,
       onLockup: (state) => { this.lockup = state; },
+      interruptsQuiet: () => false,
     });
     this.runner.setWatchSites(findWatchedInstructions(this.code, CODE));
   }

@@ -8,7 +8,7 @@
 // core clock (64 MHz HSI after reset); the Cortex-M7's dual issue, flash wait states and
 // caches are not modelled. Within a slice time stands still for the peripherals.
 import type { Clock, TimerHandle } from '../../clock/clock.js';
-import type { CoreStop, CpuCore } from './cpu-core.js';
+import type { CoreRun, CoreStop, CpuCore } from './cpu-core.js';
 import type { ExceptionModel, LockupState } from './exception-model.js';
 import { isBranchToSelf, type WatchedInstruction } from './thumb.js';
 
@@ -33,14 +33,20 @@ export interface CoreRunnerHost {
   afterSlice(): boolean;
   /** The core locked up (ARMv7-M B1.5.15); it stays halted until a reset. */
   onLockup(state: LockupState): void;
+  /** True when no interrupt can be taken however time moves (none enabled, or PRIMASK set): a poll loop may then skip ahead inside a slice. */
+  interruptsQuiet(): boolean;
 }
 
 /** Slice sizes in instructions: small after a wait so a poll loop is recognised early, growing while code computes. */
-const MIN_SLICE = 128;
+const MIN_SLICE = 32;
 const MAX_SLICE = 32_768;
-/** A poll loop reads the same unchanged register at least this often per slice… */
+/** How long a core waiting on registers sleeps with no event in sight before it runs again (virtual ms). */
+const IDLE_RECHECK_MS = 100;
+/** Longest slice while a poll loop is skipping from event to event. */
+const SKIPPING_SLICE = 1024;
+/** A poll loop: registers read at least this many times since anything last changed, in this slice… */
 const POLL_READS = 4;
-/** …and at least once per this many instructions. */
+/** …at least once per this many instructions of half the slice. */
 const POLL_DENSITY = 32;
 
 /** Counters for `npm run bench`. */
@@ -50,6 +56,8 @@ export interface RunnerStats {
   sleeps: number;
   mmioReads: number;
   mmioWrites: number;
+  /** Times a poll loop inside a slice was moved on to the event it waited for. */
+  skips: number;
   /** Wall-clock ms spent inside the core. */
   wallMs: number;
 }
@@ -62,7 +70,7 @@ type RunnerState = 'halted' | 'running' | 'sleeping';
  * much after a wake-up; peripherals read it to time what the core sees.
  */
 export class CoreRunner {
-  readonly stats: RunnerStats = { instructions: 0, slices: 0, sleeps: 0, mmioReads: 0, mmioWrites: 0, wallMs: 0 };
+  readonly stats: RunnerStats = { instructions: 0, slices: 0, sleeps: 0, mmioReads: 0, mmioWrites: 0, skips: 0, wallMs: 0 };
   private state: RunnerState = 'halted';
   private time = 0;
   /** Since when the core has only been waiting (polling or WFI); a wake-up may move time back to here. */
@@ -72,10 +80,15 @@ export class CoreRunner {
   private watchSites = new Map<number, WatchedInstruction>();
   /** WFI waiting to complete: the PC moves past it when the core wakes. */
   private sleepingOnWait: { address: number; size: 2 | 4 } | undefined;
-  // Poll detection over the current slice.
-  private readonly lastRead = new Map<number, number>();
-  private sameReads = 0;
-  private changes = 0;
+  // Poll detection: reads of one register that found it as it was, since the last write or change.
+  private lastAddress = -1;
+  private lastValue = -1;
+  private calmReads = 0;
+  private calmInSlice = 0;
+  private accessesInSlice = 0;
+  /** Set while the core runs a slice: the end of the current frame (a skip never goes past it). */
+  private sliceFrameEnd: number | undefined;
+  private sliceBudget = 0;
 
   constructor(
     private readonly core: CpuCore,
@@ -115,7 +128,7 @@ export class CoreRunner {
     this.time = this.clock.now();
     this.budget = MIN_SLICE;
     this.idleSince = undefined;
-    this.lastRead.clear();
+    this.lastAddress = -1;
     this.state = 'running';
     this.schedule(0);
   }
@@ -142,21 +155,59 @@ export class CoreRunner {
     this.schedule(0);
   }
 
-  /** The MMIO bus saw a read: repeated unchanged reads are how a poll loop is recognised. */
-  noteRead(address: number, value: number): void {
+  /**
+   * The MMIO bus saw a read: repeated unchanged reads are how a poll loop is recognised. When the
+   * loop has polled long enough and nothing can interrupt it, time moves to the next device event
+   * (within the frame) right away; returns true then, and the caller reads the register again.
+   */
+  noteRead(address: number, value: number): boolean {
     this.stats.mmioReads++;
-    const previous = this.lastRead.get(address);
-    if (previous === value) this.sameReads++;
-    else {
-      this.changes++;
-      this.lastRead.set(address, value);
+    this.accessesInSlice++;
+    // Calm: the same register as last time, unchanged. Code that reads many registers once each
+    // (a dump of GPIO) is working, not waiting, even when none of them changed.
+    if (address !== this.lastAddress || this.lastValue !== value) {
+      this.lastAddress = address;
+      this.lastValue = value;
+      this.calmReads = 0;
+      this.calmInSlice = 0;
+      return false;
     }
+    this.calmReads++;
+    this.calmInSlice++;
+    const frameEnd = this.sliceFrameEnd;
+    if (frameEnd === undefined || this.calmReads < POLL_READS || !this.host.interruptsQuiet()) return false;
+    const next = this.nextDeviceEvent();
+    if (next === undefined || next >= frameEnd) {
+      // Nothing can change before the frame ends: end the slice rather than poll out its budget,
+      // once enough reads say it is a tight loop however the slice is spread.
+      if (this.calmInSlice * POLL_DENSITY >= this.sliceBudget && this.calmInSlice >= POLL_READS) {
+        this.core.requestStop();
+      }
+      return false;
+    }
+    this.time = next;
+    for (const device of this.host.devices) device.advanceTo(next);
+    this.calmReads = 0;
+    this.calmInSlice = 0;
+    this.stats.skips++;
+    return true;
   }
 
   /** The MMIO bus saw a write: the code is doing something, not just waiting. */
   noteWrite(): void {
     this.stats.mmioWrites++;
-    this.changes++;
+    this.noteActivity();
+  }
+
+  /**
+   * A read of a register that can change through what the code itself does between reads (a
+   * flash status after flash loads): it never counts as waiting.
+   */
+  noteActivity(): void {
+    this.accessesInSlice++;
+    this.calmReads = 0;
+    this.calmInSlice = 0;
+    this.lastAddress = -1;
   }
 
   private schedule(delayMs: number): void {
@@ -204,26 +255,51 @@ export class CoreRunner {
         return;
       }
       const perMs = this.cyclesPerMs();
-      let limit = frameEnd;
-      for (const device of this.host.devices) {
-        const next = device.nextEventAfter(this.time);
-        if (next !== undefined && next > this.time && next < limit) limit = next;
-      }
+      // A device event bounds the slice, so the interrupt it may raise is taken on time; with no
+      // interrupt possible, only the frame does (a poll loop skips to events inside the slice).
+      const quiet = this.host.interruptsQuiet();
+      const next = quiet ? undefined : this.nextDeviceEvent();
+      const limit = next !== undefined && next < frameEnd ? next : frameEnd;
       const budget = Math.max(1, Math.min(this.budget, Math.ceil((limit - this.time) * perMs)));
       const sliceStart = this.time;
-      this.sameReads = 0;
-      this.changes = 0;
+      this.calmInSlice = 0;
+      this.accessesInSlice = 0;
       const pc = this.core.readRegister('pc');
-      const run = this.core.run(pc | 1, budget);
+      const skipsBefore = this.stats.skips;
+      this.sliceFrameEnd = quiet ? frameEnd : undefined;
+      this.sliceBudget = budget;
+      let run: CoreRun;
+      try {
+        run = this.core.run(pc | 1, budget);
+      } finally {
+        this.sliceFrameEnd = undefined;
+      }
       this.stats.slices++;
       this.stats.instructions += run.executed;
-      this.time += run.executed / perMs;
+      const skipped = this.stats.skips !== skipsBefore;
+      // Skips inside the slice may have moved time further than its instructions alone.
+      this.time = Math.max(this.time, sliceStart + run.executed / perMs);
       if (this.handleStop(run.stop)) return;
       // The host may reset or hand over the chip here; it halts or restarts the runner itself.
       if (this.host.afterSlice() || this.state !== 'running') return;
+      if (run.stop.kind === 'requested') {
+        // The slice ended in a poll loop with nothing due in this frame. Such a loop is found
+        // inside a slice of any length, so the next one need not start short.
+        this.budget = Math.min(SKIPPING_SLICE, this.budget * 2);
+        this.idleSince ??= sliceStart;
+        if (!this.sleepUntilEvent(frameEnd)) return;
+        continue;
+      }
       if (run.stop.kind !== 'budget') {
         this.budget = MIN_SLICE;
         this.idleSince = run.stop.kind === 'watched' && this.sleepingOnWait ? this.time : undefined;
+        continue;
+      }
+      if (skipped) {
+        // A poll loop that moved on by itself: keep going in longer slices, but not so long that a
+        // wait with nothing left to happen in this frame polls for long before it is noticed.
+        this.idleSince = undefined;
+        this.budget = Math.min(SKIPPING_SLICE, this.budget * 2);
         continue;
       }
       if (this.isWaiting(budget)) {
@@ -234,14 +310,18 @@ export class CoreRunner {
       }
       this.idleSince = undefined;
       // Some polling, but spread thin: look closer with a short slice before deciding.
-      this.budget = this.sameReads >= POLL_READS ? MIN_SLICE : Math.min(MAX_SLICE, this.budget * 2);
+      this.budget = this.calmInSlice >= POLL_READS ? MIN_SLICE : Math.min(MAX_SLICE, this.budget * 2);
     }
   }
 
-  /** True when the last slice did nothing but wait: polled unchanged registers densely, or sat on `b .`. */
+  /**
+   * True when the slice ended waiting: since its last register change it only re-read registers
+   * that did not change, densely (a poll loop, not code that reads a status now and then), or
+   * it sits on `b .`.
+   */
   private isWaiting(budget: number): boolean {
-    if (this.changes === 0 && this.sameReads >= POLL_READS && this.sameReads * POLL_DENSITY >= budget) return true;
-    if (this.changes !== 0 || this.sameReads !== 0) return false;
+    if (this.calmReads >= POLL_READS && this.calmInSlice >= POLL_READS && this.calmInSlice * POLL_DENSITY * 2 >= budget) return true;
+    if (this.accessesInSlice !== 0) return false;
     const pc = this.core.readRegister('pc') & ~1;
     const first = this.host.fetch16(pc);
     if (first === undefined) return false;
@@ -252,7 +332,7 @@ export class CoreRunner {
   private handleStop(stop: CoreStop): boolean {
     const ex = this.exceptions;
     switch (stop.kind) {
-      case 'budget': return false;
+      case 'budget': case 'requested': return false;
       case 'svc': ex.supervisorCall(); return false;
       case 'exception-return': ex.exceptionReturn(); return false;
       case 'breakpoint': ex.breakpoint(); return false;
@@ -300,24 +380,32 @@ export class CoreRunner {
     this.core.writeRegister('pc', (wait.address + wait.size) | 1);
   }
 
+  /** The earliest change any device makes by itself after the core's time. */
+  private nextDeviceEvent(): number | undefined {
+    let next: number | undefined;
+    for (const device of this.host.devices) {
+      const at = device.nextEventAfter(this.time);
+      if (at !== undefined && at > this.time && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
   /**
    * Nothing happens until the next device event: jump to it within this frame, or sleep on the
    * clock until it (or a wake). Returns false when the frame is over.
    */
   private sleepUntilEvent(frameEnd: number): boolean {
     this.stats.sleeps++;
-    let next: number | undefined;
-    for (const device of this.host.devices) {
-      const at = device.nextEventAfter(this.time);
-      if (at !== undefined && at > this.time && (next === undefined || at < next)) next = at;
-    }
+    const next = this.nextDeviceEvent();
     if (next !== undefined && next < frameEnd) {
       this.time = next;
       return true;
     }
     this.state = 'sleeping';
-    if (next !== undefined) {
-      const at = next;
+    // A wait recognised by its reads is looked at again now and then, in case code that only
+    // looked like polling was working: it is then held up by at most this long. WFI waits for good.
+    const at = next ?? (this.sleepingOnWait ? undefined : this.time + IDLE_RECHECK_MS);
+    if (at !== undefined) {
       const delay = Math.max(1, Math.floor(at) - this.clock.now());
       this.timer = this.clock.setTimer(delay, () => {
         this.timer = undefined;

@@ -40,6 +40,11 @@ export type CoreStop =
   | { kind: 'exception-return' }
   /** `bkpt`: the PC is at the instruction. */
   | { kind: 'breakpoint' }
+  /**
+   * {@link CpuCore.requestStop} ended the run from inside a register access. The PC is the start
+   * of the translation block that made it: that block runs again from its start when resumed.
+   */
+  | { kind: 'requested' }
   /** An address registered with {@link CpuCore.watchCode} is about to execute. */
   | { kind: 'watched'; address: number }
   /**
@@ -54,7 +59,8 @@ export interface CoreRun {
   stop: CoreStop;
   /**
    * Instructions executed: exact when the budget ran out; otherwise the budget (an upper
-   * bound), because Unicorn reports no count for a run it stopped early.
+   * bound), because Unicorn reports no count for a run it stopped early; 0 for a requested stop
+   * (a poll loop, whose instructions are not worth counting).
    */
   executed: number;
 }
@@ -79,6 +85,11 @@ export interface CpuCore {
   invalidateCode(address: number, length: number): void;
   /** Runs from `pc` (bit 0 set for Thumb) for at most `budget` instructions. */
   run(pc: number, budget: number): CoreRun;
+  /**
+   * From a register access inside {@link run}: end the run now. Only for a poll loop that has
+   * read the same unchanged register over and over, whose block can safely run again.
+   */
+  requestStop(): void;
   /** Releases the engine; the core cannot be used afterwards. */
   close(): void;
 }

@@ -23,6 +23,7 @@ class RegisterFile implements CpuCore {
   watchReads(): void {}
   invalidateCode(): void {}
   run(): CoreRun { throw new Error('not an emulator'); }
+  requestStop(): void {}
   close(): void {}
 }
 

@@ -182,6 +182,11 @@ export class ExceptionModel {
     return this.irqEnabled[irq] === 1;
   }
 
+  /** True when any external interrupt is enabled in the NVIC. */
+  anyIrqEnabled(): boolean {
+    return this.irqEnabled.includes(1);
+  }
+
   /** Makes exception `n` pending (NVIC_ISPR, ICSR.PENDSTSET/PENDSVSET/NMIPENDSET). */
   setPending(n: number): void {
     if (n > 0 && n < this.exceptionCount) this.pending[n] = 1;
@@ -190,6 +195,11 @@ export class ExceptionModel {
   /** Clears exception `n`'s pending state. */
   clearPending(n: number): void {
     if (n > 0 && n < this.exceptionCount) this.pending[n] = 0;
+  }
+
+  /** True when any exception is pending (the runner asks after every slice; most of the time none is). */
+  private anyPending(): boolean {
+    return this.pending.includes(1);
   }
 
   isPending(n: number): boolean {
@@ -391,6 +401,7 @@ export class ExceptionModel {
 
   /** The pending exception to take next: highest priority, then lowest number; with `preempting`, only one that beats the execution priority. */
   private bestPending(preempting: boolean): number | undefined {
+    if (!this.anyPending()) return undefined;
     let best: number | undefined;
     let bestGroup = Infinity;
     let bestSub = Infinity;

@@ -172,6 +172,7 @@ export class UnicornCore implements CpuCore {
   private watchedHit: number | undefined;
   private invalidAccess: { type: number; address: number } | undefined;
   private callbackError: unknown;
+  private stopRequested = false;
 
   /** @internal use {@link openUnicornCore} */
   constructor(private readonly b: UnicornBinding, private readonly uc: unknown) {
@@ -209,7 +210,11 @@ export class UnicornCore implements CpuCore {
       }
     }, this.b.koffi.pointer(this.b.types.mmioRead as never));
     const write = this.b.koffi.register((_uc: unknown, offset: number | bigint, width: number, value: number | bigint) => {
-      this.guard(() => handler.write(base + Number(offset), width as 1 | 2 | 4, Number(BigInt.asUintN(32, BigInt(value)))));
+      try {
+        handler.write(base + Number(offset), width as 1 | 2 | 4, typeof value === 'number' ? value >>> 0 : Number(BigInt.asUintN(32, value)));
+      } catch (error) {
+        this.fail(error);
+      }
     }, this.b.koffi.pointer(this.b.types.mmioWrite as never));
     this.callbacks.push(read, write);
     this.check(this.b.mmioMap(this.uc, base, size, read, null, write, null), `map registers at 0x${base.toString(16)}`);
@@ -274,6 +279,7 @@ export class UnicornCore implements CpuCore {
     this.watchedHit = undefined;
     this.invalidAccess = undefined;
     this.callbackError = undefined;
+    this.stopRequested = false;
     const count = Math.max(1, Math.floor(budget));
     const err = this.b.emuStart(this.uc, pc >>> 0, NEVER, 0, count) as number;
     if (this.callbackError !== undefined) {
@@ -281,7 +287,13 @@ export class UnicornCore implements CpuCore {
       this.callbackError = undefined;
       throw error;
     }
+    if (this.stopRequested && err === UC_ERR.OK && this.interrupt === undefined && this.watchedHit === undefined) return { stop: { kind: 'requested' }, executed: 0 };
     return { stop: this.stopReason(err), executed: count };
+  }
+
+  requestStop(): void {
+    this.stopRequested = true;
+    this.b.emuStop(this.uc);
   }
 
   close(): void {

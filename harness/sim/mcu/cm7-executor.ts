@@ -9,6 +9,7 @@ import { CoreRunner, type TimedDevice } from '../cpu/core-runner.js';
 import { ExceptionModel, FIRST_IRQ, type LockupState } from '../cpu/exception-model.js';
 import { findWatchedInstructions, type WatchedInstruction } from '../cpu/thumb.js';
 import { isSystemMemory } from './boot-config.js';
+import { FLASH_INTERFACE_BASE } from './peripherals/flash-interface-peripheral.js';
 import { NvicPeripheral } from './peripherals/nvic-peripheral.js';
 import { ScbPeripheral } from './peripherals/scb-peripheral.js';
 import { SysTickPeripheral } from './peripherals/systick-peripheral.js';
@@ -58,6 +59,9 @@ export interface Cm7ExecutorOptions {
 
 /** Bytes in one flash word, the unit ECC covers (RM0399 §4.3). */
 const FLASH_WORD_BYTES = 32;
+/** Granularity of the scan for watched instructions. */
+const CODE_PAGE = 0x1000;
+const FLASH_INTERFACE_END = FLASH_INTERFACE_BASE + 0x2000;
 
 /** The CM7 executing code: reset, jump, halt; state for the ROM hand-over check. */
 export class Cm7Executor {
@@ -68,6 +72,10 @@ export class Cm7Executor {
   readonly systick: SysTickPeripheral;
   private resetRequested = false;
   private waitsScanned = false;
+  /** Watched instructions per 4 KiB page of code, found again only where the flash changed. */
+  private readonly sitePages = new Map<number, Map<number, WatchedInstruction>>();
+  private readonly dirtyPages = new Set<number>();
+  private allDirty = true;
 
   constructor(private readonly options: Cm7ExecutorOptions) {
     const { core, map } = options;
@@ -86,13 +94,18 @@ export class Cm7Executor {
     for (const [start, end] of map.deviceRanges) {
       core.mapMmio(start, end - start, {
         read: (address, size) => {
-          const value = map.read(address, size);
-          this.runner.noteRead(address, value);
-          return value;
+          const value = map.readDevice(address, size);
+          // FLASH_SRx changes with the core's own flash loads (ECC flags): reading it is never waiting.
+          if (address >= FLASH_INTERFACE_BASE && address < FLASH_INTERFACE_END) {
+            this.runner.noteActivity();
+            return value;
+          }
+          // A poll loop that skipped ahead to the event it waits for reads the register anew.
+          return this.runner.noteRead(address, value) ? map.readDevice(address, size) : value;
         },
         write: (address, size, value) => {
           this.runner.noteWrite();
-          map.write(address, size, value);
+          map.writeDevice(address, size, value);
         },
       });
     }
@@ -106,6 +119,7 @@ export class Cm7Executor {
       interceptStop: (stop, pc) => this.intercept(stop, pc),
       afterSlice: () => this.afterSlice(),
       onLockup: (state) => options.events.lockup(state),
+      interruptsQuiet: () => this.interruptsQuiet(),
     });
   }
 
@@ -117,6 +131,7 @@ export class Cm7Executor {
   /** Code bytes changed (a flash write): translated code there is dropped, WFI sites are found again. */
   codeChanged(address: number, length: number): void {
     this.options.core.invalidateCode(address, length);
+    for (let page = address - (address % CODE_PAGE); page < address + length; page += CODE_PAGE) this.dirtyPages.add(page);
     this.waitsScanned = false;
   }
 
@@ -159,6 +174,12 @@ export class Cm7Executor {
     this.exceptions.setIrqLine(irq, high);
   }
 
+  /** True when no interrupt can be taken whatever happens: PRIMASK set, or no NVIC line enabled and SysTick not interrupting. */
+  interruptsQuiet(): boolean {
+    if (!this.systick.interrupting && !this.exceptions.anyIrqEnabled()) return true;
+    return (this.options.core.readRegister('primask') & 1) === 1;
+  }
+
   /** Interrupts enabled and pending in the NVIC now. */
   enabledPendingIrqs(): number[] {
     const found: number[] = [];
@@ -190,8 +211,20 @@ export class Cm7Executor {
   /** After the flash changed: find the WFI/WFE sites again and watch the words with ECC errors. */
   private scanWaits(): void {
     if (this.waitsScanned) return;
+    for (const region of this.options.codeForWaits()) {
+      for (let offset = 0; offset < region.bytes.length; offset += CODE_PAGE) {
+        const page = region.base + offset;
+        if (!this.allDirty && !this.dirtyPages.has(page) && this.sitePages.has(page)) continue;
+        // One halfword past the page, for a 32-bit encoding that starts on its last halfword.
+        const bytes = region.bytes.subarray(offset, Math.min(region.bytes.length, offset + CODE_PAGE + 2));
+        const found = new Map([...findWatchedInstructions(bytes, page)].filter(([a]) => a < page + CODE_PAGE));
+        this.sitePages.set(page, found);
+      }
+    }
+    this.allDirty = false;
+    this.dirtyPages.clear();
     const sites = new Map<number, WatchedInstruction>();
-    for (const region of this.options.codeForWaits()) for (const [a, site] of findWatchedInstructions(region.bytes, region.base)) sites.set(a, site);
+    for (const page of this.sitePages.values()) for (const [a, site] of page) sites.set(a, site);
     this.runner.setWatchSites(sites);
     const ranges: Array<[number, number]> = [];
     for (const word of this.options.eccErrorWords()) {

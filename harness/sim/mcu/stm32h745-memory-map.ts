@@ -51,6 +51,7 @@ export class Stm32h745MemoryMap {
   private readonly table: MmioPeripheral[];
   private readonly filler = new Map<number, UnimplementedPeripheral>();
   private readonly busErrors: PendingBusError[] = [];
+  private lastHit: MmioPeripheral | undefined;
 
   constructor(options: MemoryMapOptions) {
     this.memories = options.memories;
@@ -60,6 +61,7 @@ export class Stm32h745MemoryMap {
 
   /** Adds a peripheral (the core's System Control Space joins when a core executes). */
   add(peripheral: MmioPeripheral): void {
+    this.lastHit = undefined;
     this.table.push(peripheral);
     this.table.sort((a, b) => a.base - b.base);
   }
@@ -102,6 +104,25 @@ export class Stm32h745MemoryMap {
   /** True inside the chip's peripheral address ranges. */
   isDeviceSpace(address: number): boolean {
     return this.deviceRanges.some(([s, e]) => address >= s && address < e);
+  }
+
+  /** A load from device space (the core's register accesses); skips the memory lookup. */
+  readDevice(address: number, size: 1 | 2 | 4): number {
+    const p = this.peripheralFor(address);
+    const offset = address - p.base;
+    return size === 4 && (offset & 3) === 0 ? p.read32(offset) : extractLane(p.read32(offset & ~3), offset & 3, size);
+  }
+
+  /** A store to device space. */
+  writeDevice(address: number, size: 1 | 2 | 4, value: number): void {
+    const p = this.peripheralFor(address);
+    const offset = address - p.base;
+    if (size === 4) {
+      p.write32(offset & ~3, value >>> 0);
+      return;
+    }
+    const current = p.peek32 ? p.peek32(offset & ~3) : 0;
+    p.write32(offset & ~3, mergeLane(current, offset & 3, size, value));
   }
 
   /** A load of `size` bytes, as the core makes it; throws {@link BusFaultError} where nothing answers. */
@@ -179,7 +200,11 @@ export class Stm32h745MemoryMap {
   }
 
   private peripheralFor(address: number): MmioPeripheral {
+    // Firmware polls one register at a time: the last block found answers most lookups.
+    const last = this.lastHit;
+    if (last && address >= last.base && address < last.base + last.size) return last;
     const p = this.findPeripheral(address);
+    if (p) this.lastHit = p;
     if (!p) throw new BusFaultError(address, 'nothing is mapped there (a reserved address of the STM32H745)');
     return p;
   }

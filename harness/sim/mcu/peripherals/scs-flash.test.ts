@@ -19,6 +19,7 @@ class Registers implements CpuCore {
   watchReads(): void {}
   invalidateCode(): void {}
   run(): CoreRun { throw new Error('no emulator'); }
+  requestStop(): void {}
   close(): void {}
 }
 

@@ -130,13 +130,12 @@ export class Usart3Peripheral extends BasePeripheral implements TimedDevice {
   }
 
   nextEventAfter(t: number): number | undefined {
-    let next: number | undefined;
-    const consider = (at: number): void => { if (at > t && (next === undefined || at < next)) next = at; };
+    let next = Infinity;
     const first = this.arrivals[0];
-    if (first) consider(first.at);
-    consider(this.lastStart);
-    consider(this.lastEnd);
-    return next;
+    if (first && first.at > t) next = first.at;
+    if (this.lastStart > t && this.lastStart < next) next = this.lastStart;
+    if (this.lastEnd > t && this.lastEnd < next) next = this.lastEnd;
+    return next === Infinity ? undefined : next;
   }
 
   advanceTo(t: number): void {
@@ -230,8 +229,9 @@ export class Usart3Peripheral extends BasePeripheral implements TimedDevice {
   }
 
   private updateIrq(t: number): void {
-    const isr = this.isr(t);
     const cr1 = this.cr1;
+    if (!this.irqHigh && (cr1 & (UsartBit.RXNEIE | UsartBit.TXEIE | UsartBit.TCIE)) === 0 && (this.cr3 & CR3_EIE) === 0) return;
+    const isr = this.isr(t);
     const high = ((cr1 & UsartBit.RXNEIE) !== 0 && (isr & (UsartBit.RXNE | UsartBit.ORE)) !== 0)
       || ((cr1 & UsartBit.TXEIE) !== 0 && (isr & UsartBit.TXE) !== 0)
       || ((cr1 & UsartBit.TCIE) !== 0 && (isr & UsartBit.TC) !== 0)
