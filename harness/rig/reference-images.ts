@@ -3,10 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTestAppImage } from '../dfu/image/synthetic-app.js';
+import { isElf, readElf } from '../dfu/image/elf.js';
 import { loadImageFile } from '../dfu/image/image-file.js';
+import { announcedIdentity } from '../dfu/image/version-block.js';
+import { ImageError } from '../dfu/image/errors.js';
 import type { FirmwareImage } from '../dfu/image/firmware-image.js';
 import { DfuHilError } from '../errors.js';
 import type { EntryMethod } from './config/schema.js';
+import type { RigConfig } from './config/load-rigs.js';
 
 /** The firmware manifest does not list what the harness needs. */
 export class ManifestError extends DfuHilError {
@@ -103,4 +107,26 @@ export async function loadMutantImages(dir = FIRMWARE_IMAGES_DIR): Promise<Mutan
     image: await loadImageFile(join(dir, m.files.hex.path)),
     identity: { name: m.name, version: m.version },
   })));
+}
+
+/**
+ * The images a rig restores between tests: the committed ones, with the rig's own reference image
+ * (rigs.yaml `firmware.reference`: an .elf, .hex, .dfu or .bin of the team's application) in place
+ * of application A when it names one. Its identity is its version block's, if it carries one.
+ */
+export async function referenceImagesFor(config: RigConfig, base?: ReferenceImages): Promise<ReferenceImages> {
+  const images = base ?? await loadReferenceImages();
+  const firmware = config.firmware;
+  if (!firmware) return images;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(firmware.reference));
+  } catch (cause) {
+    throw new ImageError(firmware.reference, 'unreadable', `rig ${config.name}'s reference image cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`);
+  }
+  const image = isElf(bytes)
+    ? readElf(bytes, firmware.reference)
+    : await loadImageFile(firmware.reference, firmware.address === undefined ? {} : { address: firmware.address });
+  const first = [...image.segments].sort((a, b) => a.address - b.address)[0]!;
+  return { ...images, appA: image, identity: { ...images.identity, a: announcedIdentity(first.data) } };
 }

@@ -90,6 +90,8 @@ export interface RigCapabilities {
   faultInjection: boolean;
   /** True when the board runs the flashed image's own code (hardware, or a simulated rig in executed mode). */
   executesFirmware: boolean;
+  /** True when the reference application speaks the test application's console protocol (not a rig that boots its own firmware). */
+  testAppConsole: boolean;
   bootloader: BootloaderDescription;
 }
 
@@ -172,7 +174,7 @@ export interface RigContext {
 export type RigFactory = (config: RigConfig, context: RigContext) => Promise<Rig>;
 
 /** A need a spec can declare: an entry method, a probe, power control, option-byte writes. */
-export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware';
+export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console';
 
 /** Derives what a rig can do from its description. */
 export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
@@ -186,6 +188,7 @@ export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
     optionBytes: config.allowOptionBytes,
     faultInjection: config.kind === 'sim',
     executesFirmware: config.kind !== 'sim' || config.application === 'executed',
+    testAppConsole: config.firmware === undefined || config.firmware.console,
     bootloader: {
       profile: config.bootloader.profile,
       vidPid: config.bootloader.vidPid,
@@ -202,6 +205,8 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
     case 'power-control': return c.powerControl ? undefined : `rig "${rig.name}" cannot switch the board's power (add power: { uhubctl: { location, port } })`;
     case 'option-bytes': return c.optionBytes ? undefined : `rig "${rig.name}" does not allow option-byte writes (allowOptionBytes: false)`;
     case 'faults': return c.faultInjection ? undefined : `rig "${rig.name}" cannot inject faults (only simulated rigs can)`;
+    case 'test-app-console': return c.testAppConsole ? undefined
+      : `rig "${rig.name}" boots its own firmware, which does not speak the test application's console (firmware.console: false)`;
     case 'executed-firmware': return c.executesFirmware ? undefined
       : `rig "${rig.name}" models the test application instead of executing the flashed image, so firmware bugs cannot show (not applicable; use a rig with application: executed)`;
     default:

@@ -17,12 +17,13 @@ import type { EntryMethod } from '../config/schema.js';
 import type { ReferenceImages } from '../reference-images.js';
 import type { FlashDigest } from '../flash-digest.js';
 import {
-  capabilitiesFromConfig, requireCapabilities, RigCapabilityMissing, RigInfrastructureError,
+  capabilitiesFromConfig, requireCapabilities, RigCapabilityMissing, RigInfrastructureError, RigTestError,
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions,
   type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
 } from '../rig.js';
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
+import { announcedIdentity } from '../../dfu/image/version-block.js';
 import type { CpuCore } from '../../sim/cpu/cpu-core.js';
 import { CpuUnavailableError } from '../../sim/cpu/errors.js';
 import { openUnicornCore } from '../../sim/cpu/unicorn-core.js';
@@ -221,7 +222,31 @@ export class SimRig implements Rig {
   }
 
   waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<ReadyBanner> {
+    if (!this.capabilities.testAppConsole) return this.waitForRunningImage(timeoutMs);
     return this.console.waitForReady(timeoutMs, { after: this.bootMark }).catch((error: unknown) => { throw this.withLikelyCause(error); });
+  }
+
+  /**
+   * An image of the team's own has no READY line to wait for: the application is up once the core
+   * runs it (not the ROM, not a fault handler). Its name and version come from its version block.
+   */
+  private async waitForRunningImage(timeoutMs: number): Promise<ReadyBanner> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      // Give the core its first millisecond: a broken image faults within it.
+      await this.clock.sleep(1);
+      const mcu = this.board.mcu;
+      if (this.board.runningCode === 'app' && mcu.cm7Trouble === undefined) {
+        const table = (this.board.optionBytes.bootCm7Add0() << 16) >>> 0;
+        const block = this.board.flash.contains(table, 0x430) ? this.board.flash.read(table, 0x430) : new Uint8Array(0);
+        return { ...announcedIdentity(block), t: this.clock.now() };
+      }
+      if (this.clock.now() >= deadline) {
+        throw this.withLikelyCause(new RigTestError('sim-app-not-running', `the application did not start within ${timeoutMs} ms (the board runs ${this.board.runningCode === 'none' ? 'nothing' : `its ${this.board.runningCode}`})`, {
+          hint: 'Check that the image is valid code for 0x08000000 and sets the supply the board is wired for.',
+        }));
+      }
+    }
   }
 
   gpioSnapshot(): Promise<GpioSnapshot> {
