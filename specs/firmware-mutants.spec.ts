@@ -14,7 +14,7 @@ const EXPECTED_CAUSE: Readonly<Record<string, RegExp>> = {
   'wrong-branch': /fault handler .*read bus error at 0x1FFF0000/,
   'msp-not-loaded': /MSP is 0x2001F[0-9A-F]{3}, not the ROM's initial stack/,
   'magic-inverted': /booted again \("READY dfu-hil-testapp 0\.1\.0-magic"\) instead of entering the bootloader/,
-  'irq-pending': /handler of interrupt 39/,
+  'irq-pending': /handler of interrupt 39 \(USART3\).*left enabled and pending/,
   'systick-running': /SysTick is counting with its interrupt enabled/,
 };
 

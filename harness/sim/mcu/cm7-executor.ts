@@ -17,6 +17,9 @@ import type { Stm32h745MemoryMap } from './stm32h745-memory-map.js';
 
 /** External interrupt lines of the STM32H745 (WAKEUP_PIN_IRQn = 149, CMSIS stm32h745xx.h). */
 export const H745_IRQ_COUNT = 150;
+/** Names of the interrupt lines a message may meet (CMSIS stm32h745xx.h IRQn_Type). */
+const IRQ_NAMES: Readonly<Record<number, string>> = { 37: 'USART1', 38: 'USART2', 39: 'USART3', 101: 'OTG_FS' };
+
 /** __NVIC_PRIO_BITS on STM32H7. */
 export const H745_PRIORITY_BITS = 4;
 
@@ -203,7 +206,12 @@ export class Cm7Executor {
     const pc = this.options.core.readRegister('pc');
     const fault = this.exceptions.lastHardFault;
     if (ipsr >= 3 && ipsr <= 6) return `the Cortex-M7 is in its fault handler (exception ${ipsr}, PC ${hex32(pc)})${fault ? ` after ${fault.description}` : ''}`;
-    if (ipsr >= FIRST_IRQ) return `the Cortex-M7 is in the handler of interrupt ${ipsr - FIRST_IRQ} (PC ${hex32(pc)})`;
+    if (ipsr >= FIRST_IRQ) {
+      const irq = ipsr - FIRST_IRQ;
+      const name = IRQ_NAMES[irq];
+      return `the Cortex-M7 is in the handler of interrupt ${irq}${name ? ` (${name})` : ''} (PC ${hex32(pc)}); `
+        + 'an interrupt left enabled and pending is taken as soon as interrupts are unmasked, before any jump (AN2606 §4.1: disable interrupts and clear pending ones)';
+    }
     if (ipsr !== 0) return `the Cortex-M7 is in the handler of exception ${ipsr} (PC ${hex32(pc)})`;
     return undefined;
   }
