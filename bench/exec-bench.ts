@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { VirtualClock } from '../harness/clock/virtual-clock.js';
 import { SimulatedNucleoH745 } from '../harness/sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../harness/sim/bootloader/profiles.js';
+import { handAssembledImage } from '../harness/sim/cpu/thumb.js';
 import { openUnicornCore, unicornAvailability } from '../harness/sim/cpu/unicorn-core.js';
 import { ConsoleTranscript } from '../harness/sim/uart/console-transcript.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
@@ -27,15 +28,6 @@ const LOOPS = {
   mmio: { halfwords: [0x4803, 0x4904, 0x680a, 0x690b, 0x3801, 0xd1fb, 0xe7fe, 0x0000, 0x86a0, 0x0001, 0x4400, 0x5802], reads: 200_000, instructions: 400_002 },
   compute: { halfwords: [0x4802, 0x3201, 0x4053, 0x3801, 0xd1fb, 0xe7fe, 0x4b40, 0x004c], reads: 0, instructions: 20_000_001 },
 } as const;
-
-function loopImage(halfwords: readonly number[]): Uint8Array {
-  const bytes = new Uint8Array(0x100).fill(0xff);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x20001000, true);
-  view.setUint32(4, 0x08000041, true);
-  halfwords.forEach((h, i) => view.setUint16(0x40 + 2 * i, h, true));
-  return bytes;
-}
 
 async function board(executed: boolean): Promise<{ clock: VirtualClock; board: SimulatedNucleoH745 }> {
   const clock = new VirtualClock();
@@ -68,7 +60,7 @@ async function readyWallMs(executed: boolean, boots: number): Promise<number[]> 
 /** Runs one of the loops to its end and reads the runner's counters. */
 async function loop(kind: keyof typeof LOOPS): Promise<{ wallMs: number; instructions: number; reads: number }> {
   const { clock, board: b } = await board(true);
-  b.loadImage(0x08000000, loopImage(LOOPS[kind].halfwords));
+  b.loadImage(0x08000000, handAssembledImage(LOOPS[kind].halfwords));
   const runner = b.mcu.executor!.runner;
   const started = performance.now();
   b.powerOn();

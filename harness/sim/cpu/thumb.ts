@@ -61,3 +61,16 @@ export function findWatchedInstructions(bytes: Uint8Array, base: number): Map<nu
   }
   return found;
 }
+
+/**
+ * A 256-byte image for 0x08000000 from hand-assembled Thumb halfwords: a vector table with MSP
+ * 0x20001000 and the reset vector 0x08000041, the code at offset 0x40, the rest erased (0xFF).
+ */
+export function handAssembledImage(halfwords: readonly number[]): Uint8Array {
+  const bytes = new Uint8Array(0x100).fill(0xff);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, 0x20001000, true);
+  view.setUint32(4, 0x08000041, true);
+  halfwords.forEach((h, i) => view.setUint16(0x40 + 2 * i, h, true));
+  return bytes;
+}

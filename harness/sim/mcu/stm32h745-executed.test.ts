@@ -9,6 +9,7 @@ import { UsbSocket } from '../../usb/gadget.js';
 import { DFU_MAGIC_ADDRESS } from '../app/dfu-magic.js';
 import { Boot0Jumper } from '../boot0/boot0-source.js';
 import { ST_ROM_ENTRY } from '../bootloader/profiles.js';
+import { handAssembledImage } from '../cpu/thumb.js';
 import { openUnicornCore, unicornAvailability } from '../cpu/unicorn-core.js';
 import { SimFlash } from '../flash/sim-flash.js';
 import { SimOptionBytes } from '../option-bytes/sim-option-bytes.js';
@@ -19,16 +20,6 @@ import { Stm32h745 } from './stm32h745.js';
 const availability = await unicornAvailability();
 const skipNote = availability.available ? '' : ` (skipped: ${availability.reason}; .ci/run installs libunicorn2)`;
 const image = (name: string): Uint8Array => new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../firmware-images/images/${name}`, import.meta.url))));
-
-/** A bank-1 image from hand-assembled halfwords at 0x40 (vector table: MSP 0x20001000, reset 0x08000041). */
-function tinyImage(halfwords: number[]): Uint8Array {
-  const bytes = new Uint8Array(0x100).fill(0xff);
-  const view = new DataView(bytes.buffer);
-  view.setUint32(0, 0x20001000, true);
-  view.setUint32(4, 0x08000041, true);
-  halfwords.forEach((h, i) => view.setUint16(0x40 + 2 * i, h, true));
-  return bytes;
-}
 
 async function chip() {
   const clock = new VirtualClock();
@@ -130,7 +121,7 @@ describe.skipIf(!availability.available)(`STM32H745 executing the committed test
   it('a jump into the ROM with interrupts masked leaves no DFU device, and says why', async () => {
     const c = await chip();
     // cpsid i; ldr r0, =0x1FF09800; ldr r1, [r0]; msr msp, r1; ldr r0, [r0, #4]; bx r0
-    c.flash.program(0x08000000, tinyImage([0xb672, 0x4803, 0x6801, 0xf381, 0x8808, 0x6840, 0x4700, 0x0000, 0x9800, 0x1ff0]));
+    c.flash.program(0x08000000, handAssembledImage([0xb672, 0x4803, 0x6801, 0xf381, 0x8808, 0x6840, 0x4700, 0x0000, 0x9800, 0x1ff0]));
     c.mcu.powerOn();
     await c.clock.sleep(5);
     expect(c.romStarts()).toBe(0);
@@ -143,7 +134,7 @@ describe.skipIf(!availability.available)(`STM32H745 executing the committed test
   it('a supply setting the board is not wired for stops the chip until power is removed', async () => {
     const c = await chip();
     // ldr r0, =PWR_CR3; movs r1, #2 (LDOEN); str r1, [r0]; b .
-    c.flash.program(0x08000000, tinyImage([0x4801, 0x2102, 0x6001, 0xe7fe, 0x480c, 0x5802]));
+    c.flash.program(0x08000000, handAssembledImage([0x4801, 0x2102, 0x6001, 0xe7fe, 0x480c, 0x5802]));
     c.mcu.powerOn();
     await c.clock.sleep(5);
     expect(c.mcu.cm7State).toBe('lockup');

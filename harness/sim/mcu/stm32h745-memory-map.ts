@@ -129,9 +129,7 @@ export class Stm32h745MemoryMap {
   read(address: number, size: 1 | 2 | 4): number {
     const memory = this.findMemory(address, size);
     if (memory) return littleEndian(memory.read(address, size));
-    const p = this.peripheralFor(address);
-    const offset = address - p.base;
-    return extractLane(p.read32(offset & ~3), offset & 3, size);
+    return this.readDevice(address, size);
   }
 
   /** A read without side effects (a debugger's view). */
@@ -154,14 +152,7 @@ export class Stm32h745MemoryMap {
       memory.write(address, bytes);
       return;
     }
-    const p = this.peripheralFor(address);
-    const offset = address - p.base;
-    if (size === 4) {
-      p.write32(offset & ~3, value >>> 0);
-      return;
-    }
-    const current = p.peek32 ? p.peek32(offset & ~3) : 0;
-    p.write32(offset & ~3, mergeLane(current, offset & 3, size, value));
+    this.writeDevice(address, size, value);
   }
 
   /** Word access for the exception model's stacking and vector reads. */
