@@ -17,6 +17,8 @@ export const BENCH_GOALS: Readonly<Record<string, BenchGoal>> = {
   vsDfuUtil: { what: 'harness ÷ dfu-util, 1 MiB through the USB emulation, wall', direction: 'at most', value: 1.0, unit: '×' },
   cycleSlowdown: { what: 'one rig: flash+verify cycle 40 ÷ cycle 2, wall', direction: 'at most', value: 1.5, unit: '×' },
   boardRssMiB: { what: 'peak RSS of a process with one simulated board, 2 MiB flash+verify', direction: 'at most', value: 64, unit: 'MiB' },
+  execBoardRssMiB: { what: 'executed mode: RSS each board adds, booted to READY', direction: 'at most', value: 64, unit: 'MiB' },
+  execSuiteRatio: { what: 'executed mode: HIL suite wall time ÷ the modelled rig\'s', direction: 'at most', value: 1.5, unit: '×' },
 };
 
 /** True when `value` meets the goal of `name` (undefined when the figure has no goal). */

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Benchmark, BenchRow } from './benchmark.js';
 import { boardRssBench } from './board-rss-bench.js';
 import { cycleBench } from './cycle-bench.js';
+import { execBench } from './exec-bench.js';
 import { BENCH_GOALS, meetsGoal } from './goals.js';
 import { hostDownloadBench } from './host-bench.js';
 import { simFlashBench } from './sim-bench.js';
@@ -17,6 +18,7 @@ const benchmarks: Record<string, Benchmark> = {
   cycle: cycleBench,
   memory: boardRssBench,
   'usb-emulation': usbEmulationBench,
+  exec: execBench,
 };
 
 function printTable(rows: readonly BenchRow[]): void {

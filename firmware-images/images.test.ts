@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DFUSE_DEVICE, imageDigest, imageToBin, imageVectorProblem, readDfu, readHex, readImageVersionBlock,
 } from '../harness/dfu/image/index.js';
-import { IMAGE_ROLES, packageImages, type ImageRole, type Manifest } from './tools/package-images.js';
+import { IMAGE_ROLES, MUTANTS, packageImages, type ImageRole, type Manifest } from './tools/package-images.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const imagesDir = join(here, 'images');
@@ -36,6 +36,23 @@ describe('firmware-images manifest', () => {
     }
     expect(image.size).toBe(image.files.bin.size);
     expect(image.sha256).toBe(image.files.bin.sha256);
+  });
+
+  it('lists the five mutants, each the application with a version of its own and the entry that shows its bug', () => {
+    const a = manifest.images.find((i) => i.role === 'A')!;
+    expect((manifest.mutants ?? []).map((m) => m.mutant.name)).toEqual(Object.keys(MUTANTS));
+    for (const m of manifest.mutants ?? []) {
+      expect(m).toMatchObject({ role: 'mutant', name: a.name, core: 7, loadAddress: '0x08000000', validCode: true, mutant: MUTANTS[m.mutant.name] });
+      expect(m.version).not.toBe(a.version);
+    }
+    expect(new Set((manifest.mutants ?? []).map((m) => m.sha256)).size).toBe(5);
+  });
+
+  it.each((manifest.mutants ?? []).map((m) => [m.id, m] as const))('%s: sizes and sha256 match the committed files', async (_id, image) => {
+    for (const file of Object.values(image.files)) {
+      const bytes = await read(file.path);
+      expect({ path: file.path, size: bytes.length, sha256: sha256(bytes) }).toEqual(file);
+    }
   });
 
   it('versions A and B share the application name and differ in version', () => {
@@ -94,9 +111,10 @@ describe('firmware-images rebuild', () => {
       await cp(join(here, 'src'), join(work, 'src'), { recursive: true });
       await execa('make', ['-C', work, '--no-print-directory', 'all']);
       const ids = Object.fromEntries(manifest.images.map((i) => [i.role, i.id])) as Record<ImageRole, string>;
-      const rebuilt = await packageImages(join(work, 'build'), join(work, 'images'), ids, { toolchain: localToolchain! });
+      const mutants = Object.fromEntries((manifest.mutants ?? []).map((m) => [m.mutant.name, m.id]));
+      const rebuilt = await packageImages(join(work, 'build'), join(work, 'images'), ids, { toolchain: localToolchain!, mutants });
       expect(rebuilt).toEqual(manifest);
-      for (const image of manifest.images) {
+      for (const image of [...manifest.images, ...(manifest.mutants ?? [])]) {
         for (const file of Object.values(image.files)) {
           const fresh = new Uint8Array(await readFile(join(work, 'images', file.path)));
           expect(Buffer.from(fresh).equals(Buffer.from(await read(file.path))), `${file.path} differs after a rebuild`).toBe(true);

@@ -48,10 +48,34 @@ export interface ManifestImage {
   files: { bin: ManifestFile; hex: ManifestFile; dfu: ManifestFile };
 }
 
+/** How a mutant's entry bug shows, for the specs that must catch it. */
+export interface MutantInfo {
+  /** The Makefile's name for it (its build flag is in the Makefile's MUTANTS). */
+  name: string;
+  /** The bug, in a sentence. */
+  bug: string;
+  /** The console entry that goes through the broken code. */
+  entry: 'console-jump' | 'console-direct';
+}
+
+/** A mutant: the application with one deliberate bootloader-entry bug. */
+export type ManifestMutant = Omit<ManifestImage, 'role'> & { role: 'mutant'; mutant: MutantInfo };
+
 export interface Manifest {
   format: 1;
   images: ManifestImage[];
+  /** Mutants of the application (executed mode must catch each); absent in older manifests. */
+  mutants?: ManifestMutant[];
 }
+
+/** The mutants the Makefile builds, by name: what each breaks and which entry shows it. */
+export const MUTANTS: Readonly<Record<string, Omit<MutantInfo, 'name'>>> = {
+  'wrong-branch': { bug: 'reads the bootloader\'s stack pointer and entry from 0x1FFF0000 (the STM32F4 system memory) instead of 0x1FF09800', entry: 'console-jump' },
+  'msp-not-loaded': { bug: 'branches to the bootloader entry without loading MSP from 0x1FF09800', entry: 'console-jump' },
+  'magic-inverted': { bug: 'takes the early jump when the magic word is absent and boots normally when `dfu jump` set it', entry: 'console-jump' },
+  'irq-pending': { bug: 'leaves USART3\'s interrupt enabled and pending in the NVIC when it re-enables interrupts before the jump', entry: 'console-direct' },
+  'systick-running': { bug: 'leaves SysTick counting with its interrupt enabled when it jumps', entry: 'console-direct' },
+};
 
 /** The load address of each role (BOOT_CM7_ADD0 = 0x0800, BOOT_CM4_ADD0 = 0x0810 at the factory). */
 const EXPECTED: Readonly<Record<ImageRole, { core: 4 | 7; address: number; validCode: boolean }>> = {
@@ -128,7 +152,7 @@ export async function packageImages(
   buildDir: string,
   outDir: string,
   ids: Readonly<Record<ImageRole, string>>,
-  options: { toolchain?: string } = {},
+  options: { toolchain?: string; mutants?: Readonly<Record<string, string>> } = {},
 ): Promise<Manifest> {
   const toolchain = options.toolchain ?? await toolchainVersion();
   await mkdir(outDir, { recursive: true });
@@ -139,22 +163,37 @@ export async function packageImages(
     throw new Error(`images A (${a!.name} ${a!.version}) and B (${b!.name} ${b!.version}) must share a name and differ in version, or a flash cannot be told to have taken effect`);
   }
   if (broken!.name !== a!.name) throw new Error(`the broken image is named ${broken!.name}; it should carry the application's name ${a!.name}`);
-  const manifest: Manifest = { format: 1, images };
+  const mutants: ManifestMutant[] = [];
+  for (const [name, id] of Object.entries(options.mutants ?? {})) {
+    const info = MUTANTS[name];
+    if (!info) throw new Error(`mutant "${name}" is not one of ${Object.keys(MUTANTS).join(', ')}`);
+    // A mutant is the application (same load address, valid vector table) with a different version.
+    const image = await packageOne(buildDir, outDir, 'A', id, toolchain);
+    if (image.name !== a!.name || image.version === a!.version) fail(id, `a mutant must carry the application's name ${a!.name} and a version of its own`);
+    mutants.push({ ...image, role: 'mutant', mutant: { name, ...info } });
+  }
+  const manifest: Manifest = { format: 1, images, ...(mutants.length > 0 ? { mutants } : {}) };
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 
-/** Parses `role=id` arguments. */
-export function parseRoleArguments(args: readonly string[]): Record<ImageRole, string> {
+/** Parses `role=id` and `mutant.<name>=id` arguments. */
+export function parseRoleArguments(args: readonly string[]): { ids: Record<ImageRole, string>; mutants: Record<string, string> } {
   const ids: Partial<Record<ImageRole, string>> = {};
+  const mutants: Record<string, string> = {};
   for (const arg of args) {
+    const mutant = /^mutant\.([\w-]+)=([\w.-]+)$/.exec(arg);
+    if (mutant) {
+      mutants[mutant[1]!] = mutant[2]!;
+      continue;
+    }
     const m = /^(A|B|broken|cm4)=([\w.-]+)$/.exec(arg);
-    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4`);
+    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4, nor mutant.<name>=id`);
     ids[m[1] as ImageRole] = m[2]!;
   }
   const missing = IMAGE_ROLES.filter((r) => ids[r] === undefined);
   if (missing.length > 0) throw new Error(`missing image ids for: ${missing.join(', ')}`);
-  return ids as Record<ImageRole, string>;
+  return { ids: ids as Record<ImageRole, string>, mutants };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -162,9 +201,10 @@ async function main(argv: readonly string[]): Promise<void> {
   if (buildDir === undefined || outDir === undefined) {
     throw new Error('usage: package-images.ts <build dir> <images dir> A=<id> B=<id> broken=<id> cm4=<id>');
   }
-  const manifest = await packageImages(resolve(buildDir), resolve(outDir), parseRoleArguments(roles));
-  for (const image of manifest.images) {
-    console.log(`${image.role.padEnd(6)} ${image.id.padEnd(16)} ${image.loadAddress} ${String(image.size).padStart(6)} bytes  ${image.name} ${image.version}${image.validCode ? '' : '  (not valid code)'}`);
+  const { ids, mutants } = parseRoleArguments(roles);
+  const manifest = await packageImages(resolve(buildDir), resolve(outDir), ids, { mutants });
+  for (const image of [...manifest.images, ...(manifest.mutants ?? [])]) {
+    console.log(`${image.role.padEnd(6)} ${image.id.padEnd(30)} ${image.loadAddress} ${String(image.size).padStart(6)} bytes  ${image.name} ${image.version}${image.validCode ? '' : '  (not valid code)'}`);
   }
 }
 

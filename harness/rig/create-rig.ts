@@ -1,6 +1,6 @@
 import type { RigConfig } from './config/load-rigs.js';
 import { createNucleoH745Rig } from './hardware/nucleo-h745-rig.js';
-import { loadReferenceImages, type ReferenceImages } from './reference-images.js';
+import { loadReferenceImages, referenceImagesFor, type ReferenceImages } from './reference-images.js';
 import { RigInfrastructureError, type Rig, type RigContext } from './rig.js';
 import { SimRig } from './sim/sim-rig.js';
 
@@ -14,7 +14,7 @@ export interface CreateRigOptions {
 export async function createRig(config: RigConfig, context: RigContext, options: CreateRigOptions = {}): Promise<Rig> {
   switch (config.kind) {
     case 'sim': {
-      const images = options.images ?? await loadReferenceImages();
+      const images = await referenceImagesFor(config, options.images ?? await loadReferenceImages());
       // DFU_HIL_SIM_USB=umockdev: the host reaches the simulated board through libusb and the
       // umockdev emulation instead of the in-process bus (the `usb:` vitest projects set it).
       const usb = context.env.DFU_HIL_SIM_USB;
@@ -25,9 +25,9 @@ export async function createRig(config: RigConfig, context: RigContext, options:
       }
       if (usb === 'umockdev') {
         const { connectThroughUmockdev } = await import('../usb-emulation/libusb-over-umockdev.js');
-        return SimRig.create(config, images, { usb: connectThroughUmockdev, ...(context.lease ? { lease: context.lease } : {}) });
+        return SimRig.create(config, images, { usb: connectThroughUmockdev, env: context.env, ...(context.lease ? { lease: context.lease } : {}) });
       }
-      return SimRig.create(config, images, context.lease ? { lease: context.lease } : {});
+      return SimRig.create(config, images, { env: context.env, ...(context.lease ? { lease: context.lease } : {}) });
     }
     case 'nucleo-h745':
       // The lease is taken inside, before the console or USB is opened.

@@ -3,9 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildTestAppImage } from '../dfu/image/synthetic-app.js';
+import { isElf, readElf } from '../dfu/image/elf.js';
 import { loadImageFile } from '../dfu/image/image-file.js';
+import { announcedIdentity } from '../dfu/image/version-block.js';
+import { ImageError } from '../dfu/image/errors.js';
 import type { FirmwareImage } from '../dfu/image/firmware-image.js';
 import { DfuHilError } from '../errors.js';
+import type { EntryMethod } from './config/schema.js';
+import type { RigConfig } from './config/load-rigs.js';
 
 /** The firmware manifest does not list what the harness needs. */
 export class ManifestError extends DfuHilError {
@@ -77,4 +82,51 @@ export async function loadReferenceImages(dir = FIRMWARE_IMAGES_DIR): Promise<Re
   const [appA, appB, broken, cm4] = await Promise.all(['A', 'B', 'broken', 'cm4'].map((role) => load(pick(role))));
   const id = (e: ManifestEntry): { name: string; version: string } => ({ name: e.name, version: e.version });
   return { appA: appA!, appB: appB!, broken: broken!, cm4: cm4!, identity: { a: id(pick('A')), b: id(pick('B')) }, origin: 'firmware' };
+}
+
+/** An application built with one deliberate bootloader-entry bug (firmware-images, "Mutants"). */
+export interface MutantImage {
+  /** The Makefile's name of the bug. */
+  name: string;
+  bug: string;
+  /** The console entry that runs the broken code. */
+  entry: EntryMethod;
+  image: FirmwareImage;
+  identity: { name: string; version: string };
+}
+
+/** The mutants the firmware manifest lists (none when the images are not built). */
+export async function loadMutantImages(dir = FIRMWARE_IMAGES_DIR): Promise<MutantImage[]> {
+  const manifestPath = join(dir, 'manifest.json');
+  if (!existsSync(manifestPath)) return [];
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
+    mutants?: Array<ManifestEntry & { mutant: { name: string; bug: string; entry: EntryMethod } }>;
+  };
+  return Promise.all((manifest.mutants ?? []).map(async (m) => ({
+    name: m.mutant.name, bug: m.mutant.bug, entry: m.mutant.entry,
+    image: await loadImageFile(join(dir, m.files.hex.path)),
+    identity: { name: m.name, version: m.version },
+  })));
+}
+
+/**
+ * The images a rig restores between tests: the committed ones, with the rig's own reference image
+ * (rigs.yaml `firmware.reference`: an .elf, .hex, .dfu or .bin of the team's application) in place
+ * of application A when it names one. Its identity is its version block's, if it carries one.
+ */
+export async function referenceImagesFor(config: RigConfig, base?: ReferenceImages): Promise<ReferenceImages> {
+  const images = base ?? await loadReferenceImages();
+  const firmware = config.firmware;
+  if (!firmware) return images;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(firmware.reference));
+  } catch (cause) {
+    throw new ImageError(firmware.reference, 'unreadable', `rig ${config.name}'s reference image cannot be read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`);
+  }
+  const image = isElf(bytes)
+    ? readElf(bytes, firmware.reference)
+    : await loadImageFile(firmware.reference, firmware.address === undefined ? {} : { address: firmware.address });
+  const first = [...image.segments].sort((a, b) => a.address - b.address)[0]!;
+  return { ...images, appA: image, identity: { ...images.identity, a: announcedIdentity(first.data) } };
 }

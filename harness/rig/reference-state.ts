@@ -77,6 +77,13 @@ async function reflash(rig: Rig): Promise<void> {
 
 /** Brings the board to reference application A; throws RigInfrastructureError when nothing works. */
 export async function restoreReferenceApp(rig: Rig): Promise<ReferenceRestore> {
+  // An image of the team's own cannot be asked what it is: the probe puts it back every time
+  // (after Read Unprotect, if the last test left the flash protected).
+  if (!rig.capabilities.testAppConsole) {
+    if (await rig.bootloaderPresent() && await readoutProtected(rig)) await unprotect(rig);
+    await rig.recover(rig.images.appA);
+    return 'recovered';
+  }
   const attempts: string[] = [];
   const attempt = async (what: string, work: () => Promise<void>): Promise<boolean> => {
     try {

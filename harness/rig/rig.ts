@@ -91,6 +91,10 @@ export interface RigCapabilities {
   optionBytes: boolean;
   /** True when faults can be injected on purpose (the simulated rig). */
   faultInjection: boolean;
+  /** True when the board runs the flashed image's own code (hardware, or a simulated rig in executed mode). */
+  executesFirmware: boolean;
+  /** True when the reference application speaks the test application's console protocol (not a rig that boots its own firmware). */
+  testAppConsole: boolean;
   bootloader: BootloaderDescription;
 }
 
@@ -178,7 +182,7 @@ export interface RigContext {
 export type RigFactory = (config: RigConfig, context: RigContext) => Promise<Rig>;
 
 /** A need a spec can declare: an entry method, a probe, power control, option-byte writes. */
-export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults';
+export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console';
 
 /** Derives what a rig can do from its description. */
 export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
@@ -191,6 +195,8 @@ export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
     powerControl: config.kind === 'sim' || hubPower,
     optionBytes: config.allowOptionBytes,
     faultInjection: config.kind === 'sim',
+    executesFirmware: config.kind !== 'sim' || config.application === 'executed',
+    testAppConsole: config.firmware === undefined || config.firmware.console,
     bootloader: {
       profile: config.bootloader.profile,
       vidPid: config.bootloader.vidPid,
@@ -207,6 +213,10 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
     case 'power-control': return c.powerControl ? undefined : `rig "${rig.name}" cannot switch the board's power (add power: { uhubctl: { location, port } })`;
     case 'option-bytes': return c.optionBytes ? undefined : `rig "${rig.name}" does not allow option-byte writes (allowOptionBytes: false)`;
     case 'faults': return c.faultInjection ? undefined : `rig "${rig.name}" cannot inject faults (only simulated rigs can)`;
+    case 'test-app-console': return c.testAppConsole ? undefined
+      : `rig "${rig.name}" boots its own firmware, which does not speak the test application's console (firmware.console: false)`;
+    case 'executed-firmware': return c.executesFirmware ? undefined
+      : `rig "${rig.name}" models the test application instead of executing the flashed image, so firmware bugs cannot show (not applicable; use a rig with application: executed)`;
     default:
       return c.entryMethods.includes(need) ? undefined
         : `rig "${rig.name}" does not offer the "${need}" entry method (it offers: ${c.entryMethods.join(', ') || 'none'})`;

@@ -145,9 +145,8 @@ static void cmd_boot(void)
     put_hex32(rsr);
     console_puts(" cm4=");
     console_puts(cm4_state());
-    /* No flash ECC scan is implemented: reading a double-error word faults the bus, which needs a fault handler this build does not have. */
     console_puts(" ecc=");
-    put_dec(0);
+    put_dec(flash_ecc_errors());
     console_puts("\r\n");
     for (unsigned port = 0; port < GPIO_PORT_COUNT; port++) put_gpio_line("PRE", port, boot_capture.gpio[port]);
     put_line("OK");

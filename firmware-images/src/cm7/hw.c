@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include "regs.h"
 #include "hw.h"
+#include "version_block.h"
 
 /* Build settings (Makefile): the RC charge pin, its charge time, and the clock the console and delays assume. */
 #ifndef RC_PORT_CHAR
@@ -51,7 +52,13 @@ void bootloader_jump(void)
 {
     uint32_t sp = REG32(BOOTLOADER_BASE);
     uint32_t pc = REG32(BOOTLOADER_BASE + 4u);
+#ifdef MUTANT_MSP_NOT_LOADED
+    /* The mutant forgets the stack: the ROM starts on the application's. */
+    (void)sp;
+    __asm volatile("bx %0" :: "r"(pc) : "memory");
+#else
     __asm volatile("msr msp, %0\n\tisb\n\tbx %1" :: "r"(sp), "r"(pc) : "memory");
+#endif
     __builtin_unreachable();
 }
 
@@ -100,6 +107,12 @@ void clock_init(void)
     if (REG32(RCC_D1CFGR) != 0) REG32(RCC_D1CFGR) = 0;
     if (REG32(RCC_D2CFGR) != 0) REG32(RCC_D2CFGR) = 0;
     if ((REG32(RCC_D2CCIP2R) & RCC_D2CCIP2R_USART28SEL) != 0) REG32(RCC_D2CCIP2R) &= ~RCC_D2CCIP2R_USART28SEL;
+#ifdef MUTANT_SYSTICK_RUNNING
+    /* The mutant runs a 1 kHz tick interrupt, as HAL_Init does, and never stops it before the jump. */
+    REG32(SYST_RVR) = CPU_HZ / 1000u - 1u;
+    REG32(SYST_CVR) = 0;
+    REG32(SYST_CSR) = SYST_CSR_CLKSOURCE | SYST_CSR_TICKINT | SYST_CSR_ENABLE;
+#endif
 }
 
 static void gpio_field(unsigned port, uint32_t reg, unsigned shift, uint32_t width_mask, uint32_t value)
@@ -127,7 +140,17 @@ void console_init(void)
     (void)REG32(RCC_C1_APB1LENR);
     REG32(USART_CR1) = 0;
     REG32(USART_BRR) = CONSOLE_BRR;
+#ifdef MUTANT_IRQ_PENDING
+    /*
+     * The mutant uses USART3's receive interrupt as far as the NVIC goes: enabled there, masked by
+     * PRIMASK while the application polls, so every received byte leaves IRQ 39 pending.
+     */
+    irq_disable();
+    REG32(NVIC_ISER(USART3_IRQN / 32u)) = 1u << (USART3_IRQN % 32u);
+    REG32(USART_CR1) = USART_CR1_TE | USART_CR1_RE | USART_CR1_UE | USART_CR1_RXNEIE;
+#else
     REG32(USART_CR1) = USART_CR1_TE | USART_CR1_RE | USART_CR1_UE;
+#endif
 }
 
 void console_putc(char c)
@@ -201,6 +224,26 @@ void gpio_restore_pin(unsigned port, unsigned pin)
  * SysTick counting core clocks, polled (no interrupt is ever enabled): exact to the clock,
  * whatever the compiler does to a loop. The accuracy is the HSI's (about ±1 % untrimmed).
  */
+#ifdef MUTANT_SYSTICK_RUNNING
+static volatile uint32_t ticks;
+
+void SysTick_Handler(void)
+{
+    ticks++;
+}
+
+/* The mutant's delay counts its tick interrupts, as HAL_Delay does. */
+void delay_ms(uint32_t ms)
+{
+    uint32_t start = ticks;
+    while (ticks - start < ms) {
+    }
+}
+#else
+void SysTick_Handler(void)
+{
+}
+
 void delay_ms(uint32_t ms)
 {
     REG32(SYST_CSR) = 0;
@@ -213,6 +256,7 @@ void delay_ms(uint32_t ms)
     }
     REG32(SYST_CSR) = 0;
 }
+#endif
 
 /*
  * What the second core does, as far as the CM7 can tell without asking it: `off` when BCM4
@@ -233,6 +277,33 @@ const char *cm4_state(void)
     int in_flash = table >= 0x08000000u && table < 0x08200000u;
     int reset_ok = (reset & 1u) != 0 && in_flash && (reset & ~1u) >= bank && (reset & ~1u) < bank + 0x100000u;
     return msp_ok && reset_ok ? "running" : "lockup";
+}
+
+/*
+ * Flash words with an ECC error in the bank this image runs from. Each 256-bit flash word is read
+ * once; the flash interface flags a corrected single error (SNECCERR) or a double one (DBECCERR,
+ * RM0399 §4.7) in FLASH_SRx. A KiB at a time, then word by word only where a flag came up.
+ * A double error also raises a bus error, which this build takes in Default_Handler.
+ */
+uint32_t flash_ecc_errors(void)
+{
+    uint32_t base = (uint32_t)(uintptr_t)&image_version_block & ~(FLASH_BANK_SIZE - 1u);
+    unsigned bank = base >= FLASH_BANK2_BASE ? 1u : 0u;
+    uint32_t count = 0;
+    REG32(FLASH_CCR(bank)) = FLASH_SR_ECC;
+    for (uint32_t chunk = base; chunk < base + FLASH_BANK_SIZE; chunk += 1024u) {
+        for (uint32_t a = chunk; a < chunk + 1024u; a += FLASH_WORD_BYTES) (void)REG32(a);
+        if ((REG32(FLASH_SR(bank)) & FLASH_SR_ECC) == 0) continue;
+        REG32(FLASH_CCR(bank)) = FLASH_SR_ECC;
+        for (uint32_t a = chunk; a < chunk + 1024u; a += FLASH_WORD_BYTES) {
+            (void)REG32(a);
+            if ((REG32(FLASH_SR(bank)) & FLASH_SR_ECC) != 0) {
+                count++;
+                REG32(FLASH_CCR(bank)) = FLASH_SR_ECC;
+            }
+        }
+    }
+    return count;
 }
 
 void system_reset(void)
@@ -306,9 +377,11 @@ void dfu_enter_by_reset(void)
 void dfu_enter_direct(void)
 {
     irq_disable();
+#ifndef MUTANT_SYSTICK_RUNNING
     REG32(SYST_CSR) = 0;
     REG32(SYST_RVR) = 0;
     REG32(SYST_CVR) = 0;
+#endif
 
     REG32(USART_CR1) = 0;
     REG32(RCC_APB1LRSTR) |= RCC_APB1L_USART3;
@@ -318,10 +391,12 @@ void dfu_enter_direct(void)
     /* SW = HSI and every prescaler at 1 are already the case; written anyway so an adapted build cannot jump on a PLL. */
     REG32(RCC_CFGR) = 0;
 
+#ifndef MUTANT_IRQ_PENDING
     for (unsigned i = 0; i < NVIC_WORDS; i++) {
         REG32(NVIC_ICER(i)) = 0xFFFFFFFFu;
         REG32(NVIC_ICPR(i)) = 0xFFFFFFFFu;
     }
+#endif
     caches_disable();
     dsb();
     isb();

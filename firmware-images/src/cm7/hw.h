@@ -22,8 +22,14 @@ extern struct boot_capture boot_capture;
  */
 #define DFU_MAGIC_ADDRESS 0x2001FFF0u
 #define DFU_MAGIC         0x1FF0980030554644ull
-/* AN2606 Table 135: "The bootloader start address is 0x1FF09800" (its MSP, then its reset vector). */
+/*
+ * AN2606 Table 135: "The bootloader start address is 0x1FF09800" (its MSP, then its reset vector).
+ * The wrong-branch mutant (Makefile) builds with 0x1FFF0000, the STM32F4's system memory, the
+ * mistake reported most for H7 ports (stm32h7-dfu-facts.md §5).
+ */
+#ifndef BOOTLOADER_BASE
 #define BOOTLOADER_BASE   0x1FF09800u
+#endif
 
 uint64_t dfu_magic_read(void);
 void dfu_magic_write(uint64_t value);
@@ -44,6 +50,9 @@ void gpio_restore_pin(unsigned port, unsigned pin);
 
 void delay_ms(uint32_t ms);
 const char *cm4_state(void);
+uint32_t flash_ecc_errors(void);
+/* SysTick's exception: counts milliseconds in the SysTick mutant (a HAL-style tick); unused otherwise. */
+void SysTick_Handler(void);
 
 __attribute__((noreturn)) void system_reset(void);
 __attribute__((noreturn)) void dfu_enter_by_reset(void);

@@ -85,6 +85,14 @@
 #define FLASH_BOOT4_CUR (FLASH_R_BASE + 0x48u)
 /* FLASH_OPTSR_BCM4_Pos 22 (line 11026); FLASH_BOOT4_BCM4_ADD0 bits 15:0 (line 11089). */
 #define FLASH_OPTSR_BCM4 (1u << 22)
+/* FLASH_SR1/CCR1 at +0x10/+0x14, bank 2's at +0x110/+0x114 (FLASH_TypeDef); SNECCERR_Pos 25, DBECCERR_Pos 26, and the CCR clear bits at the same positions. */
+#define FLASH_SR(bank)  (FLASH_R_BASE + 0x10u + 0x100u * (bank))
+#define FLASH_CCR(bank) (FLASH_R_BASE + 0x14u + 0x100u * (bank))
+#define FLASH_SR_ECC    ((1u << 25) | (1u << 26))
+/* 2 banks of 1 MiB: bank 1 at FLASH_BANK1_BASE 0x08000000, bank 2 at FLASH_BANK2_BASE 0x08100000; ECC covers each 256-bit (32-byte) flash word. */
+#define FLASH_BANK_SIZE 0x00100000u
+#define FLASH_BANK2_BASE 0x08100000u
+#define FLASH_WORD_BYTES 32u
 
 /* ---- USART3: USART3_BASE = D2_APB1PERIPH_BASE (0x40000000) + 0x4800. */
 #define USART3_BASE 0x40004800u
@@ -94,7 +102,9 @@
 #define USART_ICR (USART3_BASE + 0x20u)
 #define USART_RDR (USART3_BASE + 0x24u)
 #define USART_TDR (USART3_BASE + 0x28u)
-/* USART_CR1_UE_Pos 0, RE_Pos 2, TE_Pos 3 (lines 21134-21143). */
+/* USART_CR1_UE_Pos 0, RE_Pos 2, TE_Pos 3, RXNEIE_RXFNEIE_Pos 5 (lines 21134-21143); USART3_IRQn = 39 (line 111). */
+#define USART_CR1_RXNEIE (1u << 5)
+#define USART3_IRQN 39u
 #define USART_CR1_UE (1u << 0)
 #define USART_CR1_RE (1u << 2)
 #define USART_CR1_TE (1u << 3)
@@ -112,8 +122,10 @@
 #define SYST_RVR  0xE000E014u
 #define SYST_CVR  0xE000E018u
 #define SYST_CSR_ENABLE    (1u << 0)
+#define SYST_CSR_TICKINT   (1u << 1)
 #define SYST_CSR_CLKSOURCE (1u << 2)
 #define SYST_CSR_COUNTFLAG (1u << 16)
+#define NVIC_ISER(n) (0xE000E100u + 4u * (n))
 #define NVIC_ICER(n) (0xE000E180u + 4u * (n))
 #define NVIC_ICPR(n) (0xE000E280u + 4u * (n))
 /* The H745 has 150 interrupt lines (WAKEUP_PIN_IRQn = 149, line 204): 5 words; 8 covers any sibling part. */

@@ -46,7 +46,10 @@ __attribute__((section(".isr_vector"), used))
 const vector_t vector_table[VECTOR_COUNT] = {
     [0] = INITIAL_MSP,
     [1] = RESET_VECTOR,
-    [2 ... VECTOR_COUNT - 1] = Default_Handler,
+    [2 ... 14] = Default_Handler,
+    /* Only the SysTick mutant enables its interrupt; its handler counts milliseconds there and does nothing here. */
+    [15] = SysTick_Handler,
+    [16 ... VECTOR_COUNT - 1] = Default_Handler,
 };
 
 _Static_assert(sizeof(vector_table) == 0x298, "the H745 CM7 vector table is 0x298 bytes");
@@ -64,7 +67,12 @@ void Reset_Handler(void)
      * (with ECC) may not even read cleanly, and a pin or watchdog reset was not asked for by
      * `dfu jump`. The flag is tested first so the word is never read in those cases.
      */
+#ifdef MUTANT_MAGIC_INVERTED
+    /* The mutant's check is inverted: it jumps after any software reset but the one `dfu jump` asks for. */
+    if ((rsr & RSR_SFT1RSTF) != 0 && dfu_magic_read() != DFU_MAGIC) {
+#else
     if ((rsr & RSR_SFT1RSTF) != 0 && dfu_magic_read() == DFU_MAGIC) {
+#endif
         dfu_magic_write(0);
         bootloader_jump();
     }

@@ -26,7 +26,7 @@ export interface DfuseTarget {
 }
 
 /** Where an image came from, as its reader saw it. */
-export type ImageFormat = 'bin' | 'hex' | 'dfu' | 'synthetic';
+export type ImageFormat = 'bin' | 'hex' | 'dfu' | 'elf' | 'synthetic';
 
 /**
  * A firmware image, whatever file it came from. `segments` is the flat view (every target's

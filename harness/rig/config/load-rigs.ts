@@ -203,7 +203,9 @@ export function parseRigs(text: string, file: string): RigsFile {
       ? { ...settings.bootloader, profile: 'st-rom-v9.2' as const }
       : settings.bootloader;
     const console = settings.console.path === undefined ? { ...settings.console, path: `sim:${name}` } : settings.console;
-    rigs.set(name, { ...settings, bootloader, console, name });
+    // An image path is relative to the rigs file, wherever the command runs from.
+    const firmware = settings.firmware && { ...settings.firmware, reference: path.resolve(path.dirname(file), settings.firmware.reference) };
+    rigs.set(name, { ...settings, bootloader, console, name, ...(firmware ? { firmware } : {}) });
   }
   return { file, defaultRig: result.data.default ?? (rigs.size === 1 ? [...rigs.keys()][0] : undefined), rigs };
 }

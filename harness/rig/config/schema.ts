@@ -21,6 +21,11 @@ export const BOOTLOADER_PROFILES = ['st-rom-v9.1', 'st-rom-v9.2'] as const;
 /** One of {@link BOOTLOADER_PROFILES}. */
 export type BootloaderProfileName = (typeof BOOTLOADER_PROFILES)[number];
 
+/** How a simulated rig's Cortex-M7 runs the image in flash: the TypeScript model of the test application, or the image executed. */
+export const SIM_APPLICATIONS = ['modelled', 'executed'] as const;
+/** One of {@link SIM_APPLICATIONS}. */
+export type SimApplication = (typeof SIM_APPLICATIONS)[number];
+
 /** Debug-probe tools a hardware rig may drive. */
 export const PROBE_TOOLS = ['st-flash', 'openocd', 'stm32-programmer-cli'] as const;
 /** One of {@link PROBE_TOOLS}. */
@@ -260,7 +265,33 @@ const rigSchema = section({
   }).prefault({}),
   allowOptionBytes: z.boolean({ error: 'expected true or false' }).default(false),
   ci: ciSettings.optional(),
+  /** Simulated rigs: `executed` runs the flashed image on an emulated Cortex-M7 (needs libunicorn 2); default `modelled`. */
+  application: z.enum(SIM_APPLICATIONS, { error: `expected one of ${SIM_APPLICATIONS.map((a) => `"${a}"`).join(', ')}` }).optional(),
+  /** Simulated rigs in executed mode: the image the board boots as its reference, instead of the test application. */
+  firmware: section({
+    /** An .elf, .hex, .dfu or .bin, relative to the rigs file. */
+    reference: z.string({ error: 'expected the path of an image like "build/app.elf" (.elf, .hex, .dfu or .bin)' }).min(1),
+    /** Where a .bin goes (default 0x08000000). */
+    address: hexWord().optional(),
+    /** True when the image speaks the test application's console protocol (docs/console-protocol.md). */
+    console: z.boolean({ error: 'expected true or false' }).default(false),
+  }).optional(),
 }).superRefine((rig, ctx) => {
+  if (rig.kind !== 'sim' && rig.application !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['application'], message: 'expected no "application:" on a hardware rig (a board always executes its firmware; the key chooses how a simulated rig runs it)' });
+  }
+  if (rig.firmware !== undefined) {
+    if (rig.kind !== 'sim' || rig.application !== 'executed') {
+      ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected "firmware:" only on a simulated rig with "application: executed" (only executed mode runs an image of your own)' });
+    }
+    if (rig.probe === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected a "probe:" section too (the board is brought back to its reference image over SWD)' });
+    }
+    const consoleEntries = (['console-jump', 'console-direct', 'rc'] as const).filter((m) => rig.entry[m] !== undefined);
+    if (!rig.firmware.console && consoleEntries.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['entry'], message: `expected only "probe" or "boot0-jumper" entries (${consoleEntries.join(', ')} need the test application's console; set firmware.console: true if your image speaks it)` });
+    }
+  }
   if (rig.kind === 'sim' && rig.ci !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['ci'], message: 'expected no "ci:" section on a simulated rig (simulated rigs run on hosted runners; "ci:" is for boards on self-hosted ones)' });
   }

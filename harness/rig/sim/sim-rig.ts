@@ -19,12 +19,16 @@ import type { EntryMethod } from '../config/schema.js';
 import type { ReferenceImages } from '../reference-images.js';
 import type { FlashDigest } from '../flash-digest.js';
 import {
-  capabilitiesFromConfig, requireCapabilities, RigInfrastructureError,
+  capabilitiesFromConfig, requireCapabilities, RigCapabilityMissing, RigInfrastructureError, RigTestError,
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions,
   type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
 } from '../rig.js';
 import { enterWithProbeMagic } from '../probe-entry.js';
 import { SimRigFaults } from './sim-faults.js';
+import { announcedIdentity } from '../../dfu/image/version-block.js';
+import type { CpuCore } from '../../sim/cpu/cpu-core.js';
+import { CpuUnavailableError } from '../../sim/cpu/errors.js';
+import { openUnicornCore } from '../../sim/cpu/unicorn-core.js';
 import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
 
 /** The USB bus the host side of a simulated rig sees: in-process, or libusb through the USB emulation. */
@@ -55,6 +59,19 @@ export interface SimRigOptions {
    * the board only while it is held; once it is lost they fail with RigLockLostError.
    */
   lease?: LeaseHandle;
+  /** The environment (DFU_HIL_LIBUNICORN for executed mode); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The CPU core an executed-mode rig runs its firmware on; capability missing (with the install hint) where libunicorn is not. */
+async function openExecutedCore(config: RigConfig, env: Readonly<Record<string, string | undefined>>): Promise<CpuCore> {
+  try {
+    return await openUnicornCore(env);
+  } catch (error) {
+    if (!(error instanceof CpuUnavailableError)) throw error;
+    throw new RigCapabilityMissing(config.name, 'executed-firmware',
+      `rig "${config.name}" executes its firmware on an emulated Cortex-M7, which needs libunicorn 2: ${error.message}. ${error.hint ?? ''}`.trim());
+  }
 }
 
 /**
@@ -104,8 +121,11 @@ export class SimRig implements Rig {
       ? { kind: 'rc', chargePin: rc.chargePin, r: rc.r, c: rc.c, vdd: rc.vdd, threshold: rc.threshold }
       : { kind: 'jumper', level: 0 };
     const consolePath = config.console.path ?? `sim:${config.name}`;
+    const application = config.application === 'executed'
+      ? { kind: 'executed' as const, core: await openExecutedCore(config, options.env ?? process.env) }
+      : { kind: 'modelled' as const };
     const board = new SimulatedNucleoH745({
-      clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1',
+      clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1', application,
       ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     });
     if (!initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
@@ -149,6 +169,7 @@ export class SimRig implements Rig {
     requireCapabilities(this, method);
     return this.step(`enter DFU by ${method}`, async () => {
       const started = this.clock.now();
+      const entryMark = this.console.mark();
       switch (method) {
         case 'console-jump': await this.console.dfuJump(); break;
         case 'console-direct': await this.console.dfuDirect(); break;
@@ -157,7 +178,9 @@ export class SimRig implements Rig {
         case 'boot0-jumper':
           throw new RigInfrastructureError('sim-boot0-jumper', 'the simulated rig models BOOT0 as an RC circuit, not a jumper');
       }
-      const device = await this.waitForBootloader(options.timeoutMs);
+      const device = await this.waitForBootloader(options.timeoutMs).catch((error: unknown) => {
+        throw this.withRebootNoted(error, entryMark);
+      });
       return {
         method, vidPid: this.config.bootloader.vidPid, serialNumber: device.serialNumber,
         portPath: device.portPath, enumeratedAfterMs: this.clock.now() - started,
@@ -168,8 +191,31 @@ export class SimRig implements Rig {
   /** Waits for the bootloader's DFU device on the bus and remembers it. */
   async waitForBootloader(timeoutMs = this.config.timeouts.enumerationMs): Promise<UsbDeviceInfo> {
     const { vendorId, productId } = this.config.bootloader.vidPid;
-    this.dfuDevice = await this.bus.waitForDevice({ vendorId, productId, ...(this.config.usb.serial ? { serialNumber: this.config.usb.serial } : {}) }, timeoutMs);
+    try {
+      this.dfuDevice = await this.bus.waitForDevice({ vendorId, productId, ...(this.config.usb.serial ? { serialNumber: this.config.usb.serial } : {}) }, timeoutMs);
+    } catch (error) {
+      throw this.withLikelyCause(error);
+    }
     return this.dfuDevice;
+  }
+
+  /** An entry that ended in the application's banner rather than the bootloader says so: its entry code did not take the jump. */
+  private withRebootNoted(error: unknown, since: number): unknown {
+    const banner = this.console.log.since(since).find((e) => e.direction === 'rx' && e.text.startsWith('READY '));
+    if (!(error instanceof Error) || !banner || error.message.includes('likely cause')) return error;
+    error.message = `${error.message}; likely cause: the application booted again ("${banner.text}") instead of entering the bootloader: its entry code did not take the jump`;
+    return error;
+  }
+
+  /**
+   * What the board shows is what a bench would (no DFU device, no banner); what a bench cannot
+   * say, the simulated chip can: the error names the likely cause when the core is in trouble.
+   */
+  private withLikelyCause(error: unknown): unknown {
+    const trouble = this.board.mcu.cm7Trouble;
+    if (!(error instanceof Error) || trouble === undefined || error.message.includes('likely cause')) return error;
+    error.message = `${error.message}; likely cause: ${trouble.description}`;
+    return error;
   }
 
   /** Opens a DfuSe session on the bootloader the board is in; close it when done. */
@@ -191,7 +237,31 @@ export class SimRig implements Rig {
   }
 
   waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<ReadyBanner> {
-    return this.console.waitForReady(timeoutMs, { after: this.bootMark });
+    if (!this.capabilities.testAppConsole) return this.waitForRunningImage(timeoutMs);
+    return this.console.waitForReady(timeoutMs, { after: this.bootMark }).catch((error: unknown) => { throw this.withLikelyCause(error); });
+  }
+
+  /**
+   * An image of the team's own has no READY line to wait for: the application is up once the core
+   * runs it (not the ROM, not a fault handler). Its name and version come from its version block.
+   */
+  private async waitForRunningImage(timeoutMs: number): Promise<ReadyBanner> {
+    const deadline = this.clock.now() + timeoutMs;
+    for (;;) {
+      // Give the core its first millisecond: a broken image faults within it.
+      await this.clock.sleep(1);
+      const mcu = this.board.mcu;
+      if (this.board.runningCode === 'app' && mcu.cm7Trouble === undefined) {
+        const table = (this.board.optionBytes.bootCm7Add0() << 16) >>> 0;
+        const block = this.board.flash.contains(table, 0x430) ? this.board.flash.read(table, 0x430) : new Uint8Array(0);
+        return { ...announcedIdentity(block), t: this.clock.now() };
+      }
+      if (this.clock.now() >= deadline) {
+        throw this.withLikelyCause(new RigTestError('sim-app-not-running', `the application did not start within ${timeoutMs} ms (the board runs ${this.board.runningCode === 'none' ? 'nothing' : `its ${this.board.runningCode}`})`, {
+          hint: 'Check that the image is valid code for 0x08000000 and sets the supply the board is wired for.',
+        }));
+      }
+    }
   }
 
   gpioSnapshot(): Promise<GpioSnapshot> {
@@ -242,6 +312,7 @@ export class SimRig implements Rig {
     this.faults.clear();
     await this.console.close();
     await this.usb.close();
+    this.board.dispose();
   }
 
   private async step<T>(action: string, work: () => Promise<T>): Promise<T> {

@@ -22,10 +22,10 @@ export type DebugResetKind = 'hardware' | 'system';
 export class SimDebugPort {
   constructor(private readonly mcu: Stm32h745, private readonly optionBytes: SimOptionBytes) {}
 
-  /** Reads `length` bytes: SRAM, user flash, option bytes, or whole GPIO/RCC_RSR registers. */
+  /** Reads `length` bytes: SRAM, user flash, system memory, the option bytes, or whole registers of any mapped peripheral. */
   readMemory(address: number, length: number): Uint8Array {
     this.checkAccess();
-    const { flash, sram, gpio, rcc } = this.mcu;
+    const { flash, sram, map } = this.mcu;
     if (sram.contains(address, length)) return sram.read(address, length);
     if (flash.contains(address, length)) {
       this.checkFlashAccess(address);
@@ -33,26 +33,23 @@ export class SimDebugPort {
     }
     const ob = this.optionBytes;
     if (address >= ob.base && address + length <= ob.base + ob.blockSize) return ob.readBlock().slice(address - ob.base, address - ob.base + length);
-    return this.registers(address, length, (at) => {
-      if (gpio.contains(at)) return gpio.read32(at);
-      if (rcc.contains(at)) return rcc.read32(at);
-      throw new BusFaultError(at, 'not a modelled memory or register');
-    });
+    const memory = map.findMemory(address, length);
+    if (memory) return memory.read(address, length);
+    // A debugger's read has no side effect on the register (no RXNE cleared, no COUNTFLAG consumed).
+    return this.registers(address, length, (at) => map.peek(at, 4));
   }
 
-  /** Writes SRAM or whole GPIO/RCC_RSR registers (flash goes through {@link programFlash}). */
+  /** Writes SRAM or whole registers of any mapped peripheral (flash goes through {@link programFlash}). */
   writeMemory(address: number, bytes: Uint8Array): void {
     this.checkAccess();
-    const { sram, gpio, rcc } = this.mcu;
+    const { sram, map } = this.mcu;
     if (sram.contains(address, bytes.length)) { sram.write(address, bytes); return; }
     if (bytes.length === 0 || bytes.length % 4 !== 0 || address % 4 !== 0) throw new BusFaultError(address, 'registers take whole, aligned 32-bit words');
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     for (let i = 0; i < bytes.length; i += 4) {
       const at = address + i;
-      const value = view.getUint32(i, true);
-      if (gpio.contains(at)) gpio.write32(at, value);
-      else if (rcc.contains(at)) rcc.write32(at, value);
-      else throw new BusFaultError(at, 'not writable through the simulated debug port');
+      if (map.findMemory(at, 4) || !map.findPeripheral(at)) throw new BusFaultError(at, 'not writable through the simulated debug port');
+      map.write(at, 4, view.getUint32(i, true));
     }
   }
 
@@ -87,6 +84,11 @@ export class SimDebugPort {
 
   private checkAccess(): void {
     if (!this.mcu.isPowered) throw new DebugAccessError('the target has no power', 'Power the board on before connecting the probe.');
+    const trouble = this.mcu.cm7Trouble;
+    if (trouble?.kind === 'supply') {
+      throw new DebugAccessError(`the target is not responding: ${trouble.description}`,
+        'Power the board with BOOT0 high, enter the ROM bootloader and mass-erase (or connect under reset), then flash firmware that sets the supply the board is wired for.');
+    }
     if (this.optionBytes.rdpLevel() === 2) {
       throw new DebugAccessError('the debug port is disabled: RDP level 2', 'Level 2 is irreversible; the chip can no longer be debugged.');
     }

@@ -8,7 +8,8 @@ import { Boot0RcCircuit, type Boot0RcSettings } from '../boot0/boot0-rc-circuit.
 import { Boot0Jumper, type Boot0Source } from '../boot0/boot0-source.js';
 import type { DfuSessionState } from '../bootloader/dfuse-device-model.js';
 import { BootloaderFaults } from '../bootloader/faults.js';
-import type { BootloaderProfile } from '../bootloader/profiles.js';
+import { romEntryBehaviour, type BootloaderProfile } from '../bootloader/profiles.js';
+import type { CpuCore } from '../cpu/cpu-core.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
 import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
 import { SimFlash } from '../flash/sim-flash.js';
@@ -53,6 +54,11 @@ export interface SimulatedNucleoH745Options {
   initialOptions?: Partial<OptionRegisters>;
   /** Code in system memory; default the ST ROM SystemBootloader with `profile`. */
   createSystemMemoryCode?: (host: BootloaderHost, board: SimulatedNucleoH745) => SystemMemoryCode;
+  /**
+   * How the Cortex-M7 runs what is in flash: the TypeScript model of the test application
+   * (default), or the image itself on `core` (executed mode; see harness/sim/cpu).
+   */
+  application?: { kind: 'modelled' } | { kind: 'executed'; core: CpuCore };
 }
 
 /** Faults of the board itself, next to the bootloader's. */
@@ -152,7 +158,11 @@ export class SimulatedNucleoH745 {
         return bootloader;
       });
     const reEnumerationMs = options.reEnumerationDelayMs ?? 100;
+    const romEntry = romEntryBehaviour(this.profile);
+    const application = options.application ?? { kind: 'modelled' };
     this.mcu = new Stm32h745({
+      cm7: application.kind === 'executed' ? { kind: 'executed', core: application.core, romEntry } : { kind: 'modelled' },
+      systemMemory: { vector: romEntry.vector, bootloaderId: this.profile.bootloaderId },
       clock: this.clock,
       flash: this.flash,
       optionBytes: this.optionBytes,
@@ -225,6 +235,11 @@ export class SimulatedNucleoH745 {
   /** Presses the black reset button (NRST). */
   pressReset(): void {
     this.mcu.reset('pin');
+  }
+
+  /** Unplugs the board for good and releases the executed mode's CPU engine. */
+  dispose(): void {
+    this.mcu.dispose();
   }
 
   /** Programs bytes into user flash as a factory programmer would (no RDP checks, no time). */

@@ -225,3 +225,60 @@ export const bootloaderProfiles: Record<string, BootloaderProfile> = {
   'st-rom-v9.1': ST_ROM_H745_V9_1,
   'st-rom-v9.2': ST_ROM_H745_V9_2,
 };
+
+// ---- Entered from running code (executed mode) ---------------------------------------------
+// When the chip executes the application, the ROM is reached by a jump from whatever state the
+// application left. AN2606 §4.1 lists what must be undone first; what the ROM then does when it
+// was not is mostly undocumented, so each case is a setting with its default and source here.
+
+/** What the board shows when the ROM inherits a state it cannot work from. */
+export type RomEntryOutcome = 'enumerates' | 'no-enumeration';
+
+/** The words entry code reads from system memory, and the ROM's answer to each unclean hand-over. */
+export interface RomEntryBehaviour {
+  /**
+   * The initial stack pointer and entry address the ROM's tables hold: at the bootloader start
+   * address 0x1FF09800 (AN2606 Table 135) and at the hardware boot vector 0x1FF00000 that
+   * MicroPython jumps through (stm32h7-dfu-facts.md §5). The real values are not published:
+   * assumed, with the stack at the top of the 16 KB of DTCM the ROM uses (AN2606 Table 135).
+   */
+  vector: { stackPointer: number; entry: number };
+  outcomes: {
+    /** PRIMASK set: "interrupts must be re-enabled before jumping to the Bootloader, as this is not done by the bootloader SW" (AN2606 §4.1, H): its USB stack never runs. */
+    interruptsMasked: RomEntryOutcome;
+    /** An interrupt enabled and pending (AN2606 §4.1: clear pending interrupts). Unconfirmed outcome. */
+    interruptPending: RomEntryOutcome;
+    /** SysTick counting with its interrupt on (AN2606 §4.1; ST's H7 sequence sets SysTick->CTRL = 0, facts §5). Unconfirmed outcome. */
+    sysTickRunning: RomEntryOutcome;
+    /** A peripheral clock still enabled (AN2606 §4.1: disable all peripheral clocks). Unconfirmed outcome. */
+    peripheralClocksOn: RomEntryOutcome;
+    /** A PLL on, or the system clock not the HSI (AN2606 §4.1: disable the PLLs in use). Unconfirmed outcome. */
+    pllOn: RomEntryOutcome;
+    /** MSP not loaded from the ROM's table (ST's H7 sequence and every published jump load it, facts §5). Unconfirmed outcome. */
+    stackNotFromVector: RomEntryOutcome;
+    /** Entered at an address that is not the ROM's entry: its code there was not meant to start from. Unconfirmed outcome. */
+    notAtEntry: RomEntryOutcome;
+    /** The Cortex-M7 caches left on: not in AN2606 §4.1 or ST's H7 sequence, only in community versions (facts §5, M). */
+    cachesOn: RomEntryOutcome;
+  };
+}
+
+/** The ST ROM's behaviour when entered by a jump; the same for V9.1 and V9.2 as far as known. */
+export const ST_ROM_ENTRY: Readonly<RomEntryBehaviour> = frozen({
+  vector: { stackPointer: 0x2000_4000, entry: 0x1ff0_a001 },
+  outcomes: {
+    interruptsMasked: 'no-enumeration',
+    interruptPending: 'no-enumeration',
+    sysTickRunning: 'no-enumeration',
+    peripheralClocksOn: 'no-enumeration',
+    pllOn: 'no-enumeration',
+    stackNotFromVector: 'no-enumeration',
+    notAtEntry: 'no-enumeration',
+    cachesOn: 'enumerates',
+  },
+});
+
+/** The entry behaviour of `profile`'s bootloader. */
+export function romEntryBehaviour(_profile: BootloaderProfile): RomEntryBehaviour {
+  return ST_ROM_ENTRY;
+}

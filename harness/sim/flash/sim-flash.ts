@@ -60,6 +60,7 @@ export class SimFlash implements InterruptibleFlash {
   /** Program times are fractions of a ms (130 µs a word); the carry keeps them from rounding up per call. */
   private readonly programCarry = new WholeMsCarry();
   private readonly wordScratch = new Uint8Array(FLASH_WORD_BYTES);
+  private readonly changeListeners = new Set<(address: number, length: number) => void>();
 
   constructor(options: SimFlashOptions = {}) {
     this.timing = Object.freeze({ ...DEFAULT_FLASH_TIMING, ...options.timing });
@@ -68,6 +69,20 @@ export class SimFlash implements InterruptibleFlash {
     const bank = (n: BankNumber): FlashBank => new FlashBank(n, BASE + (n - 1) * BANK_SIZE, SECTOR_SIZE, SECTORS_PER_BANK,
       this.bytes.subarray((n - 1) * BANK_SIZE, n * BANK_SIZE), this.states.subarray((n - 1) * wordsPerBank, n * wordsPerBank));
     this.banks = [bank(1), bank(2)];
+  }
+
+  /**
+   * The flash array itself, for a core that maps it and executes from it. Read it, never write it:
+   * changes go through program and erase, which {@link onChange} reports.
+   */
+  memoryView(): Uint8Array {
+    return this.bytes;
+  }
+
+  /** Calls `listener` with the range every program or erase touched (code translated from it is stale). */
+  onChange(listener: (address: number, length: number) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   /** Connects the write protection once the option bytes exist (they are built from this flash). */
@@ -128,6 +143,7 @@ export class SimFlash implements InterruptibleFlash {
       }
       words += 1;
     }
+    this.changed(address, end - address);
     return { durationMs: this.programCarry.take(programDurationMs(this.timing, words)) };
   }
 
@@ -143,6 +159,7 @@ export class SimFlash implements InterruptibleFlash {
     const share = Math.max(0, Math.min(1, fraction));
     const length = Math.floor((SECTOR_SIZE * share) / FLASH_WORD_BYTES) * FLASH_WORD_BYTES;
     b.eraseRange(sector * SECTOR_SIZE, length);
+    this.changed(b.base + sector * SECTOR_SIZE, length);
     return { durationMs: Math.round(this.timing.sectorEraseMs * share) };
   }
 
@@ -154,6 +171,7 @@ export class SimFlash implements InterruptibleFlash {
     const b = this.bank(bank, 0);
     if (this.protectedSectors(bank).length > 0) return { durationMs: 0 };
     b.eraseAll();
+    this.changed(b.base, b.size);
     return { durationMs: this.timing.bankEraseMs };
   }
 
@@ -163,6 +181,7 @@ export class SimFlash implements InterruptibleFlash {
     for (const b of this.banks) {
       if (this.protectedSectors(b.bank).length > 0) continue;
       b.eraseAll();
+      this.changed(b.base, b.size);
       erased = true;
     }
     return { durationMs: erased ? this.timing.massEraseMs : 0 };
@@ -171,6 +190,7 @@ export class SimFlash implements InterruptibleFlash {
   /** Erases everything whatever the protection, as RDP regression to level 0 does. */
   eraseEverything(): FlashBusy {
     for (const b of this.banks) b.eraseAll();
+    this.changed(BASE, this.size);
     return { durationMs: this.timing.massEraseMs };
   }
 
@@ -205,6 +225,11 @@ export class SimFlash implements InterruptibleFlash {
   /** Bytes of host memory the model holds: the flash array and one state byte per flash word. */
   memoryFootprintBytes(): number {
     return this.bytes.byteLength + this.states.byteLength;
+  }
+
+  private changed(address: number, length: number): void {
+    if (length <= 0) return;
+    for (const l of [...this.changeListeners]) l(address, length);
   }
 
   private protectedSectors(bank: BankNumber): number[] {

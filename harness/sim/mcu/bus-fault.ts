@@ -4,7 +4,7 @@ import { DfuHilError, hex32 } from '../../errors.js';
 export class BusFaultError extends DfuHilError {
   constructor(readonly address: number, problem: string, hint?: string) {
     super('sim-bus-fault', `bus fault at ${hex32(address)}: ${problem}`, {
-      hint: hint ?? 'Only RAM, GPIO, RCC_RSR and user flash are modelled; use word-aligned addresses for registers.',
+      hint: hint ?? 'Check the address against the STM32H745 memory map (RM0399 Table 7); registers take word-aligned 32-bit accesses.',
     });
   }
 }
