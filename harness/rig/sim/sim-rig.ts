@@ -147,7 +147,13 @@ export class SimRig implements Rig {
       return rig;
     }
     board.restore(initialState);
-    if (board.runningCode === 'app') await rig.waitForApp();
+    if (board.runningCode === 'app') {
+      // An application that had crashed (a core in its fault handler, or locked up) crashes again
+      // and never says READY; the rig opens all the same, for `recover` and `status` to act on it.
+      await rig.waitForApp().catch((error: unknown) => {
+        if (board.mcu.cm7Trouble === undefined) throw error;
+      });
+    }
     else if (board.runningCode === 'bootloader') await rig.waitForBootloader();
     return rig;
   }
