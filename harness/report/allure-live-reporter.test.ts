@@ -65,7 +65,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 const byName = (list: StoredResult[]): Map<string, StoredResult> => new Map(list.map((r) => [r.name, r]));
 
-describe('Allure results of a run that is killed midway', () => {
+// Each test starts a child vitest: on a loaded machine its start-up alone can take tens of seconds.
+describe('Allure results of a run that is killed midway', { timeout: 180_000 }, () => {
   it('keeps every finished test\'s result and attachment, marks the test that was running, and says the run did not finish', async () => {
     const child = runChild();
     // Killed once the fourth test is under way, as a CI timeout kills the process group.
@@ -112,7 +113,7 @@ describe('Allure results of a run that is killed midway', () => {
   });
 });
 
-describe('Allure results of a run vitest cancels', () => {
+describe('Allure results of a run vitest cancels', { timeout: 180_000 }, () => {
   it('says the run was interrupted, and so do the tests it cut short', async () => {
     results = path.join(dir, 'bail-results');
     archive = path.join(dir, 'bail-runs');
