@@ -1,6 +1,6 @@
 // Checks and look-ups several commands share: is the board in DFU mode, which entry method to
 // use, and what a DFU device's alternate settings say about its memory.
-import { ENTRY_METHODS, type EntryMethod } from '../../rig/config/schema.js';
+import { ENTRY_METHODS, type EntryMethod } from '../../rig/config/vocabulary.js';
 import { requireCapabilities, RigCapabilityMissing, type Rig } from '../../rig/rig.js';
 import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS } from '../../usb/spec.js';
 import type { UsbBus, UsbDeviceInfo } from '../../usb/transport.js';
