@@ -212,12 +212,17 @@ describe('dfu-hil erase', () => {
   });
 
   it('says a mass erase was a mass erase, and the whole flash is blank', async () => {
-    const text = await cli('erase', '--mass');
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toBe('sim-a: mass-erased the whole flash (Internal Flash 0x08000000..0x081FFFFF, 2 MiB), blank-checked; staying in DFU mode\n');
+    const json = await cli('--json', 'erase', '--mass');
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({
+      rig: 'sim-a', erase: 'mass', erasedSectors: [], bytes: 2 * 1024 * 1024, blankChecked: true, recoveries: [],
+      entered: { method: 'console-jump', vidPid: '0483:df11', serialNumber: '200364500000', portPath: '1-1', enumeratedAfterMs: expect.any(Number) },
+    });
     expect((await savedBoard()).flash.every((b) => b === 0xff)).toBe(true);
-    const json = await cli('--json', 'erase', '--mass', '--no-verify');
-    expect(JSON.parse(json.stdout)).toMatchObject({ erase: 'mass', erasedSectors: [], bytes: 2 * 1024 * 1024, blankChecked: false });
+    const text = await cli('erase', '--mass', '--no-verify');
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toBe('sim-a: mass-erased the whole flash (Internal Flash 0x08000000..0x081FFFFF, 2 MiB) (not blank-checked: --no-verify); staying in DFU mode\n');
+    expect(text.stderr).not.toContain('verify ');
   });
 
   it('refuses anything but whole flash sectors before touching the board', async () => {

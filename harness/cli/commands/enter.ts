@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ENTRY_METHODS, formatUsbId } from '../../rig/config/vocabulary.js';
 import { CliUsageError, type CliContext } from '../context.js';
-import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
+import { checkEntryMethodName, chooseEntryMethod, entryJson } from './board-checks.js';
 
 /** `dfu-hil enter [method]`: puts the board into the DFU bootloader by a named method. */
 export function registerEnter(program: Command, ctx: CliContext): void {
@@ -29,10 +29,7 @@ export function registerEnter(program: Command, ctx: CliContext): void {
         }
         const report = await rig.enterDfu(method, options.rcDelay === undefined ? {} : { rcDelayMs: options.rcDelay });
         if (ctx.json) {
-          ctx.outJson({
-            rig: rig.name, alreadyInDfu: false, method: report.method, vidPid: formatUsbId(report.vidPid),
-            serialNumber: report.serialNumber ?? null, portPath: report.portPath, enumeratedAfterMs: report.enumeratedAfterMs,
-          });
+          ctx.outJson({ rig: rig.name, alreadyInDfu: false, ...entryJson(report) });
         } else {
           ctx.out(`${rig.name}: in DFU mode via ${method} as ${formatUsbId(report.vidPid)}${report.serialNumber ? ` SN ${report.serialNumber}` : ''} @${report.portPath} after ${report.enumeratedAfterMs} ms`);
         }

@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { hex32 } from '../../errors.js';
-import { formatUsbId } from '../../rig/config/vocabulary.js';
 import type { DfuEntryReport } from '../../rig/rig.js';
 import { CliUsageError, type CliContext } from '../context.js';
 import { eraseFlash, planErase, type EraseRequest, type FlashEraseReport } from '../flash-erase.js';
 import { formatSize, parseAddress, parseLength } from '../memory-arguments.js';
 import { flashProgressView } from '../progress.js';
 import { describeMemory, rigMemories } from '../rig-memory.js';
-import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
+import { checkEntryMethodName, chooseEntryMethod, entryJson } from './board-checks.js';
 
 interface EraseOptions {
   sectors?: string;
@@ -87,7 +86,7 @@ export function registerErase(program: Command, ctx: CliContext): void {
           ctx.outJson({
             rig: rig.name, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), bytes: report.bytes, blankChecked: report.blankChecked,
             recoveries: report.recoveries.map((r) => ({ address: hex32(r.address), afterFirstClear: r.afterFirstClear })),
-            entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
+            entered: entered ? entryJson(entered) : null,
           });
           return;
         }
