@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Benchmark, BenchRow } from './benchmark.js';
 import { boardRssBench } from './board-rss-bench.js';
+import { cliStartupBench } from './cli-startup-bench.js';
 import { cycleBench } from './cycle-bench.js';
 import { execBench } from './exec-bench.js';
 import { BENCH_GOALS, meetsGoal } from './goals.js';
@@ -19,6 +20,7 @@ const benchmarks: Record<string, Benchmark> = {
   memory: boardRssBench,
   'usb-emulation': usbEmulationBench,
   exec: execBench,
+  'cli-startup': cliStartupBench,
 };
 
 function printTable(rows: readonly BenchRow[]): void {

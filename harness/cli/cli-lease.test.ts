@@ -34,7 +34,7 @@ describe('leases on simulated rigs', () => {
   it('refuses a second command on a busy simulated rig with exit code 4, naming the holder', async () => {
     const holder = await acquireRigLease({ rig: 'sim-a', dir: leaseDir(), env: { GITHUB_RUN_ID: '99' } });
     try {
-      for (const argv of [['flash', await imageFile('x', '2.0.0')], ['status'], ['enter'], ['sim', 'reset']]) {
+      for (const argv of [['flash', await imageFile('x', '2.0.0')], ['status'], ['enter'], ['leave'], ['read', '0x08000000', '16', '-o', path.join(project.dir, 'r.bin')], ['erase', '--mass'], ['sim', 'reset']]) {
         const { code, stderr } = await cli(argv);
         expect(code, argv.join(' ')).toBe(ExitCode.Infrastructure);
         expect(stderr.split('\n')[0]).toBe(`dfu-hil: error: rig "sim-a" is busy: held by ${os.userInfo().username}@${os.hostname()} pid ${process.pid} (github-run 99), since ${holder.holder.startedAt}`);
@@ -111,8 +111,8 @@ describe('two dfu-hil processes on one simulated rig', () => {
     expect(loserProcess.stderr).toContain(`is busy (held by ${os.userInfo().username}@${os.hostname()} pid ${winnerPid}`);
     // The board holds what the second wrote, and runs it after leave.
     expect((await run('leave')).exitCode).toBe(0);
-    const status = JSON.parse((await run('--json', 'status')).stdout) as { app: { version: string } };
-    expect(status.app.version).toBe(loser.image === p ? '4.0.0' : '5.0.0');
+    const status = JSON.parse((await run('--json', 'status')).stdout) as { application: { version: string } };
+    expect(status.application.version).toBe(loser.image === p ? '4.0.0' : '5.0.0');
   }, 120_000);
 
   it('without --wait the loser fails at once with exit code 4, naming the holder', async () => {
@@ -138,11 +138,11 @@ describe.skipIf(skipExpose !== undefined)(`dfu-hil under sim expose${skipExpose 
     const report = JSON.parse(stdout) as { exitCode: number; output: string; running: string };
     expect(report.exitCode, report.output).toBe(0);
     expect(code).toBe(0);
-    const inner = JSON.parse(report.output.slice(report.output.indexOf('{'))) as { verified: boolean; app: { version: string } };
-    expect(inner).toMatchObject({ verified: true, app: { name: 'exposed', version: '7.7.7' } });
+    const inner = JSON.parse(report.output.slice(report.output.indexOf('{'))) as { verified: boolean; application: { version: string } };
+    expect(inner).toMatchObject({ verified: true, application: { name: 'exposed', version: '7.7.7' } });
     // The outer command saved the board the program flashed, not a copy of the old one.
-    const status = JSON.parse((await cli(['--json', 'status'])).stdout) as { app: { version: string } };
-    expect(status.app).toEqual({ name: 'exposed', version: '7.7.7' });
+    const status = JSON.parse((await cli(['--json', 'status'])).stdout) as { application: { version: string } };
+    expect(status.application).toEqual({ name: 'exposed', version: '7.7.7' });
     // The program's commands took their turns in a lease folder of the exposure's own, gone with it.
     expect((await readdir(new SimStateStore(project.stateDir, 'sim-a').leaseDir)).filter((f) => f.startsWith('exposed-'))).toEqual([]);
   }, 120_000);

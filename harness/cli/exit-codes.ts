@@ -3,8 +3,8 @@
 //   0   success (doctor: no check failed; warnings allowed)
 //   1   the board or firmware failed (a DFU error status, a console ERR, a verify mismatch)
 //   2   usage: unknown command or option, bad argument, a missing image file or a .bin
-//       whose address is unknown, a request the safety rules refuse (RDP level 2, option
-//       bytes on a rig that does not allow them)
+//       whose address is unknown, a range outside the memory layout, a request the safety
+//       rules refuse (RDP level 2, option bytes on a rig that does not allow them)
 //   3   rigs.yaml is invalid, or names no such rig
 //   4   the bench failed: lock busy, console cannot be opened, USB access, a tool missing,
 //       doctor found a failing check (infrastructure: retry or fix the bench, not the firmware)
@@ -35,7 +35,8 @@ export function exitCodeFor(error: unknown): number {
   }
   if (!(error instanceof DfuHilError)) return ExitCode.Internal;
   if (error.code === 'rig-config') return ExitCode.Config;
-  if (error.code === 'cli-usage' || REFUSALS.has(error.code)) return ExitCode.Usage;
+  // A range the layout does not allow (DfuRangeError) is refused before the device is touched.
+  if (error.code === 'cli-usage' || REFUSALS.has(error.code) || error.code.startsWith('dfu-range-')) return ExitCode.Usage;
   if (error.code === 'rig-not-available' || classifyFailure(error) === 'capability') return ExitCode.NotAvailable;
   if (classifyFailure(error) === 'infrastructure') return ExitCode.Infrastructure;
   return ExitCode.Failure;

@@ -5,17 +5,10 @@
 // console through the socket the exposing process relays it on, with the real clock. In other
 // words the exposed board is driven as a bench board is: by the hardware rig, on an emulated bench.
 import path from 'node:path';
-import { systemClock } from '../clock/clock.js';
 import type { RigConfig } from '../rig/config/load-rigs.js';
-import { createNucleoH745Rig } from '../rig/hardware/nucleo-h745-rig.js';
 import type { LeaseHandle } from '../rig/lease-gate.js';
 import { RigLockLostError } from '../rig/lock/rig-lock.js';
-import { loadReferenceImages } from '../rig/reference-images.js';
 import type { Rig, RigContext } from '../rig/rig.js';
-import { connectRelayedConsole } from '../serial/console-relay.js';
-import { createSimSerialBinding } from '../serial/sim-binding.js';
-import { openTestAppConsole } from '../serial/test-app-console.js';
-import { TransferTrace } from '../usb/trace.js';
 import { CliUsageError } from './context.js';
 
 /** The environment variable `sim expose` passes its programs. */
@@ -85,7 +78,11 @@ export async function openExposedRig(config: RigConfig, exposure: Exposure, cont
     entry: { 'console-jump': jump, 'console-direct': direct, rc, 'boot0-jumper': undefined, probe: undefined },
     console: { path: exposure.console, baud: config.console.baud },
   } as RigConfig;
-  const { LibusbBus } = await import('../usb/libusb-bus.js');
+  // Loaded here: only a command under an exposure drives a board as a bench board.
+  const [{ systemClock }, { createNucleoH745Rig }, { loadReferenceImages }, { connectRelayedConsole }, { createSimSerialBinding }, { openTestAppConsole }, { TransferTrace }, { LibusbBus }] = await Promise.all([
+    import('../clock/clock.js'), import('../rig/hardware/nucleo-h745-rig.js'), import('../rig/reference-images.js'), import('../serial/console-relay.js'),
+    import('../serial/sim-binding.js'), import('../serial/test-app-console.js'), import('../usb/trace.js'), import('../usb/libusb-bus.js'),
+  ]);
   return createNucleoH745Rig(bench, context, {
     images: await loadReferenceImages(),
     clock: systemClock,

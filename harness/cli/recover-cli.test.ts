@@ -25,7 +25,7 @@ beforeEach(async () => {
   await writeFile(broken, writeDfu(syntheticReferenceImages().broken));
 });
 
-async function running(rig: string): Promise<{ running: string; app: { name: string; version: string } | null }> {
+async function running(rig: string): Promise<{ running: string; application: { name: string; version: string } | null }> {
   return JSON.parse((await cli('--rig', rig, '--json', 'status')).stdout) as never;
 }
 
@@ -33,13 +33,13 @@ describe('dfu-hil recover', () => {
   it('brings an unbootable board back with the probe', async () => {
     // The broken image never prints READY: the flash command fails waiting for it.
     expect((await cli('flash', broken)).code).toBe(ExitCode.Failure);
-    expect((await running('with-probe')).running).not.toBe('app');
+    expect((await running('with-probe')).running).not.toBe('application');
     const { code, stdout } = await cli('recover');
     expect(code).toBe(0);
     expect(stdout).toBe('with-probe: recovered with the probe or through BOOT0, then DFU; application dfu-hil-testapp 1.0.0 is up\n');
-    expect(await running('with-probe')).toMatchObject({ running: 'app', app: { name: 'dfu-hil-testapp', version: '1.0.0' } });
+    expect(await running('with-probe')).toMatchObject({ running: 'application', application: { name: 'dfu-hil-testapp', version: '1.0.0' } });
     // Recovering a healthy board changes nothing.
-    expect(JSON.parse((await cli('--json', 'recover')).stdout)).toEqual({ rig: 'with-probe', how: 'already', app: { name: 'dfu-hil-testapp', version: '1.0.0' } });
+    expect(JSON.parse((await cli('--json', 'recover')).stdout)).toEqual({ rig: 'with-probe', how: 'already', application: { name: 'dfu-hil-testapp', version: '1.0.0' } });
   });
 
   it('reflashes over DFU a board left in the bootloader, without a probe', async () => {

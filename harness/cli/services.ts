@@ -1,9 +1,9 @@
 // The real services `dfu-hil` runs with: rigs from createRig, simulated rigs on a saved board,
 // and libusb for `devices` on hardware. Tests pass their own (or these with synthetic images).
-import { createRig } from '../rig/create-rig.js';
-import { loadReferenceImages, type ReferenceImages } from '../rig/reference-images.js';
+// Each loads what it needs when first used: a command on a simulated rig never loads the
+// hardware rig, its probe tools or libusb.
+import type { ReferenceImages } from '../rig/reference-images.js';
 import { RigInfrastructureError } from '../rig/rig.js';
-import { SimRig } from '../rig/sim/sim-rig.js';
 import type { CliServices } from './context.js';
 
 /** Options of {@link defaultCliServices}. */
@@ -14,13 +14,16 @@ export interface DefaultCliServicesOptions {
 
 /** The services of the installed command. */
 export function defaultCliServices(options: DefaultCliServicesOptions = {}): CliServices {
-  const images = options.images ?? (() => loadReferenceImages());
+  const images = options.images ?? (async () => (await import('../rig/reference-images.js')).loadReferenceImages());
   return {
-    rigFactory: (config, context) => createRig(config, context),
-    openSimRig: async (config, state, context) => SimRig.create(config, await images(), { initialState: state, ...(context.lease ? { lease: context.lease } : {}) }),
+    rigFactory: async (config, context) => (await import('../rig/create-rig.js')).createRig(config, context),
+    openSimRig: async (config, state, context) => {
+      const { SimRig } = await import('../rig/sim/sim-rig.js');
+      return SimRig.create(config, await images(), { initialState: state, ...(context.lease ? { lease: context.lease } : {}) });
+    },
     usbBus: async () => {
-      // Loaded on demand: the native module is needed only for hardware, and a machine without
-      // libusb should still run every simulated command.
+      // The native module is needed only for hardware, and a machine without libusb should
+      // still run every simulated command.
       try {
         const { LibusbBus } = await import('../usb/libusb-bus.js');
         return new LibusbBus();

@@ -28,7 +28,7 @@ rigs:
 const project = useCliProject(RIGS);
 const cli = (...argv: string[]) => project.run(argv);
 
-async function statusJson(): Promise<{ running: string; app: { name: string; version: string } | null; bootloader: { vidPid: string; serialNumber: string; alts: Array<{ alt: number; layout: string }> } | null }> {
+async function statusJson(): Promise<{ running: string; application: { name: string; version: string } | null; bootloader: { vidPid: string; serialNumber: string; alts: Array<{ alt: number; layout: string }> } | null }> {
   const { code, stdout, stderr } = await cli('--json', 'status');
   expect(stderr).toBe('');
   expect(code).toBe(0);
@@ -37,19 +37,19 @@ async function statusJson(): Promise<{ running: string; app: { name: string; ver
 
 describe('dfu-hil on the simulated rig', () => {
   it('keeps the board in DFU mode from `enter` to the next command', async () => {
-    expect((await statusJson())).toMatchObject({ running: 'app', app: { name: 'dfu-hil-testapp', version: '1.0.0' }, bootloader: null });
+    expect((await statusJson())).toMatchObject({ running: 'application', application: { name: 'dfu-hil-testapp', version: '1.0.0' }, bootloader: null });
     const enter = await cli('enter');
     expect(enter.code).toBe(0);
     expect(enter.stdout).toMatch(/^sim-a: in DFU mode via console-jump as 0483:df11 SN 200364500000 @1-1 after \d+ ms\n$/);
 
     const status = await statusJson();
     expect(status.running).toBe('bootloader');
-    expect(status.app).toBeNull();
+    expect(status.application).toBeNull();
     expect(status.bootloader).toMatchObject({ vidPid: '0483:df11', serialNumber: '200364500000' });
     expect(status.bootloader!.alts.map((a) => a.layout)).toEqual(['@Internal Flash   /0x08000000/16*128Kg', '@Option Bytes   /0x5200201C/01*128 e']);
 
     const text = await cli('status');
-    expect(text.stdout).toContain('running: DFU bootloader 0483:df11 SN 200364500000 @1-1');
+    expect(text.stdout).toContain('running: bootloader 0483:df11 SN 200364500000 @1-1 (DFU in FS Mode)');
     const again = await cli('enter', '--method', 'console-direct');
     expect(again).toMatchObject({ code: 0, stdout: 'sim-a: already in DFU mode as 0483:df11\n' });
   });
@@ -66,7 +66,7 @@ describe('dfu-hil on the simulated rig', () => {
     expect(lines[0]).toMatch(new RegExp(`^sim-a: wrote 8192 bytes from ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, verified; erased 1 sector \\(0x08000000\\); [\\d.]+ s$`));
     expect(lines[1]).toMatch(/^sim-a: left DFU \(disconnected\); application x 2\.0\.0 is up/);
 
-    expect(await statusJson()).toMatchObject({ running: 'app', app: { name: 'x', version: '2.0.0' } });
+    expect(await statusJson()).toMatchObject({ running: 'application', application: { name: 'x', version: '2.0.0' } });
   });
 
   it('reports a flash with --stay and --json, the erase timed on the rig clock', async () => {
@@ -75,13 +75,47 @@ describe('dfu-hil on the simulated rig', () => {
     const { code, stdout, stderr } = await cli('--json', 'flash', file, '--stay');
     expect(code).toBe(0);
     expect(stderr).toBe('');
-    const doc = JSON.parse(stdout) as { bytesWritten: number; erasedSectors: string[]; verified: boolean; flashMs: number; leave: unknown; app: unknown; entered: { method: string } };
-    expect(doc).toMatchObject({ bytesWritten: 8192, erasedSectors: ['0x08000000'], verified: true, leave: null, app: null, entered: { method: 'console-jump' } });
+    const doc = JSON.parse(stdout) as { bytesWritten: number; erasedSectors: string[]; verified: boolean; flashMs: number; leave: unknown; application: unknown; entered: { method: string } };
+    expect(doc).toMatchObject({ bytesWritten: 8192, erasedSectors: ['0x08000000'], verified: true, leave: null, application: null, entered: { method: 'console-jump' } });
     // One 128 KiB sector erase is 1.1 s of the simulated flash's time.
     expect(doc.flashMs).toBeGreaterThanOrEqual(1100);
     expect((await statusJson()).running).toBe('bootloader');
     const leave = await cli('leave');
     expect(leave).toMatchObject({ code: 0, stdout: 'sim-a: left DFU (disconnected); application y 3.1.0 is up\n' });
+  });
+
+  it('answers enter and leave with --json, the same keys whether or not entry was needed', async () => {
+    const enter = await cli('--json', 'enter');
+    expect(enter.code).toBe(0);
+    expect(enter.stderr).toBe('');
+    const entered = JSON.parse(enter.stdout) as Record<string, unknown>;
+    expect(entered).toEqual({
+      rig: 'sim-a', alreadyInDfu: false, method: 'console-jump', vidPid: '0483:df11', serialNumber: '200364500000', portPath: '1-1',
+      enumeratedAfterMs: expect.any(Number),
+    });
+    // A ROM that enumerates 53.9764 ms after its start (AN2606 Table 227), after the application's jump.
+    expect(entered.enumeratedAfterMs).toBeGreaterThanOrEqual(54);
+    const again = JSON.parse((await cli('enter', '--json')).stdout) as Record<string, unknown>;
+    expect(again).toEqual({ rig: 'sim-a', alreadyInDfu: true, method: null, vidPid: '0483:df11', serialNumber: null, portPath: null, enumeratedAfterMs: null });
+    expect(Object.keys(again)).toEqual(Object.keys(entered));
+
+    const leave = await cli('--json', 'leave');
+    expect(leave.code).toBe(0);
+    expect(JSON.parse(leave.stdout)).toEqual({
+      rig: 'sim-a', leave: { outcome: 'disconnected' }, application: { name: 'dfu-hil-testapp', version: '1.0.0', t: expect.any(Number) },
+    });
+    const noWait = await cli('--json', 'enter');
+    expect(noWait.code).toBe(0);
+    expect(JSON.parse((await cli('--json', 'leave', '--no-wait')).stdout)).toEqual({ rig: 'sim-a', leave: { outcome: 'disconnected' }, application: null });
+    // A refusal in --json is a JSON document too.
+    const refused = await cli('--json', 'leave');
+    expect(refused.code).toBe(ExitCode.Usage);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, error: { code: 'cli-usage', message: 'sim-a is not in DFU mode, so there is nothing to leave' } });
+  });
+
+  it('says "application" for what runs, in the text and in --json alike', async () => {
+    expect((await statusJson()).running).toBe('application');
+    expect((await cli('status')).stdout).toMatch(/\n {2}running: application dfu-hil-testapp 1\.0\.0\n/);
   });
 
   it('prints GPIO as JSON that parses, with every port and register', async () => {
@@ -146,12 +180,12 @@ describe('dfu-hil on the simulated rig', () => {
     await writeFile(file, writeDfu(buildTestAppImage({ name: 'x', version: '2.0.0' })));
     expect((await cli('flash', file)).code).toBe(0);
     expect((await cli('--rig', 'sim-b', 'enter')).code).toBe(0);
-    expect((await statusJson()).app).toMatchObject({ version: '2.0.0' });
+    expect((await statusJson()).application).toMatchObject({ version: '2.0.0' });
     expect(await readFile(path.join(project.stateDir, '.gitignore'), 'utf8')).toContain('*');
 
     const reset = await cli('sim', 'reset');
     expect(reset).toMatchObject({ code: 0, stdout: `sim-a: simulated board back to factory state (removed ${path.join(project.stateDir, 'sim', 'sim-a')})\n` });
-    expect(await statusJson()).toMatchObject({ running: 'app', app: { name: 'dfu-hil-testapp', version: '1.0.0' } });
+    expect(await statusJson()).toMatchObject({ running: 'application', application: { name: 'dfu-hil-testapp', version: '1.0.0' } });
     const b = JSON.parse((await cli('--rig', 'sim-b', '--json', 'status')).stdout) as { running: string };
     expect(b.running).toBe('bootloader');
   });
@@ -163,7 +197,7 @@ describe('dfu-hil on the simulated rig', () => {
     expect(code).toBe(ExitCode.Infrastructure);
     expect(stderr).toBe(`dfu-hil: error: ${path.join(project.stateDir, 'sim', 'sim-a', 'state.json')}: is not valid JSON\nhint: Run \`dfu-hil sim reset\` to put the simulated board back to its factory state (this discards what was flashed).\n`);
     expect((await cli('sim', 'reset')).code).toBe(0);
-    expect((await statusJson()).running).toBe('app');
+    expect((await statusJson()).running).toBe('application');
   });
 
   it('documents the persistence in the help', async () => {

@@ -20,7 +20,7 @@ import type { ReferenceImages } from './reference-images.js';
 import type { LeaseHandle } from './lease-gate.js';
 import {
   ENTRY_METHODS, type BootloaderProfileName, type EntryMethod, type ProbeTool, type RigKind, type UsbId,
-} from './config/schema.js';
+} from './config/vocabulary.js';
 
 // Structural image, progress and report types: harness/dfu/image's FirmwareImage and the
 // DfuseClient's DfuProgress, DownloadReport and LeaveReport all satisfy them.

@@ -1,7 +1,7 @@
 // Checks and look-ups several commands share: is the board in DFU mode, which entry method to
 // use, and what a DFU device's alternate settings say about its memory.
-import { ENTRY_METHODS, type EntryMethod } from '../../rig/config/schema.js';
-import { requireCapabilities, RigCapabilityMissing, type Rig } from '../../rig/rig.js';
+import { ENTRY_METHODS, formatUsbId, type EntryMethod } from '../../rig/config/vocabulary.js';
+import { requireCapabilities, RigCapabilityMissing, type DfuEntryReport, type Rig } from '../../rig/rig.js';
 import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS } from '../../usb/spec.js';
 import type { UsbBus, UsbDeviceInfo } from '../../usb/transport.js';
 import { CliUsageError } from '../context.js';
@@ -68,4 +68,9 @@ export async function requireApplication(rig: Rig, command: string): Promise<voi
   if (await rig.bootloaderPresent()) {
     throw new CliUsageError(`${rig.name} is in DFU mode; ${command} is answered by the application`, 'Run `dfu-hil leave` to start the application first.');
   }
+}
+
+/** An entry into DFU mode as `--json` gives it (`enter`, and `entered` of the commands that enter on their own). */
+export function entryJson(report: DfuEntryReport): { method: string; vidPid: string; serialNumber: string | null; portPath: string; enumeratedAfterMs: number } {
+  return { method: report.method, vidPid: formatUsbId(report.vidPid), serialNumber: report.serialNumber ?? null, portPath: report.portPath, enumeratedAfterMs: report.enumeratedAfterMs };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RigConfig } from '../../rig/config/load-rigs.js';
-import { formatUsbId } from '../../rig/config/schema.js';
+import { formatUsbId } from '../../rig/config/vocabulary.js';
 import { RigNotAvailable } from '../../rig/rig.js';
 import { SimRig } from '../../rig/sim/sim-rig.js';
 import { describeDevice, type UsbBus } from '../../usb/transport.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { ENTRY_METHODS, formatUsbId } from '../../rig/config/schema.js';
+import { ENTRY_METHODS, formatUsbId } from '../../rig/config/vocabulary.js';
 import { CliUsageError, type CliContext } from '../context.js';
-import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
+import { checkEntryMethodName, chooseEntryMethod, entryJson } from './board-checks.js';
 
 /** `dfu-hil enter [method]`: puts the board into the DFU bootloader by a named method. */
 export function registerEnter(program: Command, ctx: CliContext): void {
@@ -22,13 +22,17 @@ export function registerEnter(program: Command, ctx: CliContext): void {
       await ctx.withRig(async (rig) => {
         const method = chooseEntryMethod(rig, argument ?? options.method);
         if (await rig.bootloaderPresent()) {
-          if (ctx.json) ctx.outJson({ rig: rig.name, alreadyInDfu: true, vidPid: formatUsbId(rig.capabilities.bootloader.vidPid) });
+          // The same keys as after an entry; what only an entry measures is null.
+          if (ctx.json) ctx.outJson({ rig: rig.name, alreadyInDfu: true, method: null, vidPid: formatUsbId(rig.capabilities.bootloader.vidPid), serialNumber: null, portPath: null, enumeratedAfterMs: null });
           else ctx.out(`${rig.name}: already in DFU mode as ${formatUsbId(rig.capabilities.bootloader.vidPid)}`);
           return;
         }
         const report = await rig.enterDfu(method, options.rcDelay === undefined ? {} : { rcDelayMs: options.rcDelay });
-        if (ctx.json) ctx.outJson({ rig: rig.name, alreadyInDfu: false, ...report, vidPid: formatUsbId(report.vidPid) });
-        else ctx.out(`${rig.name}: in DFU mode via ${method} as ${formatUsbId(report.vidPid)}${report.serialNumber ? ` SN ${report.serialNumber}` : ''} @${report.portPath} after ${report.enumeratedAfterMs} ms`);
+        if (ctx.json) {
+          ctx.outJson({ rig: rig.name, alreadyInDfu: false, ...entryJson(report) });
+        } else {
+          ctx.out(`${rig.name}: in DFU mode via ${method} as ${formatUsbId(report.vidPid)}${report.serialNumber ? ` SN ${report.serialNumber}` : ''} @${report.portPath} after ${report.enumeratedAfterMs} ms`);
+        }
       });
     });
 }

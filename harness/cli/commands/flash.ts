@@ -90,7 +90,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
             entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
             bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), verified: report.verified,
             placement: image.placement ? { address: hex32(image.placement.address), how: image.placement.how } : null,
-            flashMs, totalMs, leave: left ?? null, app: banner ?? null,
+            flashMs, totalMs, leave: left ?? null, application: banner ?? null,
           });
           return;
         }

@@ -12,7 +12,7 @@ export function registerLeave(program: Command, ctx: CliContext): void {
         await requireDfuMode(rig, 'leave');
         const report = await rig.leave();
         const banner = options.wait ? await rig.waitForApp(rig.config.timeouts.readyMs) : undefined;
-        if (ctx.json) ctx.outJson({ rig: rig.name, leave: report, app: banner ?? null });
+        if (ctx.json) ctx.outJson({ rig: rig.name, leave: report, application: banner ?? null });
         else ctx.out(`${rig.name}: left DFU (${report.outcome})${banner ? `; application ${banner.name} ${banner.version} is up` : ''}`);
       });
     });

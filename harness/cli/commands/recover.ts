@@ -47,7 +47,7 @@ export function registerRecover(program: Command, ctx: CliContext): void {
         }
         const { name, version } = await rig.console.version();
         if (ctx.json) {
-          ctx.outJson({ rig: rig.name, how, app: { name, version } });
+          ctx.outJson({ rig: rig.name, how, application: { name, version } });
           return;
         }
         ctx.out(`${rig.name}: ${HOW[how]}; application ${name} ${version} is up`);

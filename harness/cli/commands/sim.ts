@@ -5,6 +5,7 @@ import type { SimRig } from '../../rig/sim/sim-rig.js';
 import { relayConsole } from '../../serial/console-relay.js';
 import { CliUsageError, type CliContext } from '../context.js';
 import { EXPOSURE_ENV, exposureLeaseDir, type Exposure } from '../exposure.js';
+import { runningCodeOf } from '../running-code.js';
 
 /** Commands that replace or expose the saved board make no sense on a board another command exposes. */
 function refuseUnderExposure(ctx: CliContext, rig: string, command: string): void {
@@ -80,12 +81,13 @@ export function registerSim(program: Command, ctx: CliContext): void {
         // Whatever the program did (a leave, say), give the board a moment to boot and report it.
         if (sim.board.runningCode === 'app') await sim.waitForApp(rig.config.timeouts.readyMs).catch(() => undefined);
         const consoleLines = sim.console.log.since(mark).filter((e) => e.direction === 'rx').map((e) => e.text);
+        const running = runningCodeOf(sim.board.runningCode);
         ctx.exitCode = result.exitCode ?? 1;
         if (ctx.json) {
-          ctx.outJson({ rig: rig.name, command: result.command, exitCode: result.exitCode ?? null, timedOut: result.timedOut, output: result.all, running: sim.board.runningCode, console: consoleLines });
+          ctx.outJson({ rig: rig.name, command: result.command, exitCode: result.exitCode ?? null, timedOut: result.timedOut, output: result.all, running, console: consoleLines });
         } else {
           for (const line of consoleLines) ctx.io.stderr.write(`board console: ${line}\n`);
-          ctx.io.stderr.write(`dfu-hil: ${result.command} exited with ${result.timedOut ? 'a timeout' : result.exitCode}; the board now runs ${sim.board.runningCode === 'none' ? 'nothing' : `its ${sim.board.runningCode}`}\n`);
+          ctx.io.stderr.write(`dfu-hil: ${result.command} exited with ${result.timedOut ? 'a timeout' : result.exitCode}; the board now runs ${running === 'nothing' ? 'nothing' : `its ${running}`}\n`);
         }
       });
     });

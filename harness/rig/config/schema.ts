@@ -5,32 +5,12 @@ import * as z from 'zod';
 import { MemoryLayout } from '../../dfu/layout.js';
 import { GPIO_PORTS, GPIO_REGISTERS, isPinName } from '../../serial/console-protocol.js';
 import { parseEngineeringValue, QUANTITY_EXAMPLE, type Quantity } from './engineering-value.js';
+import { BOOTLOADER_PROFILES, ENTRY_METHODS, PROBE_TOOLS, RIG_KINDS, SIM_APPLICATIONS, type UsbId } from './vocabulary.js';
 
-/** How a rig can put the board into the DfuSe bootloader. */
-export const ENTRY_METHODS = ['console-jump', 'console-direct', 'rc', 'boot0-jumper', 'probe'] as const;
-/** One of {@link ENTRY_METHODS}. */
-export type EntryMethod = (typeof ENTRY_METHODS)[number];
-
-/** Rig kinds the harness knows how to drive. */
-export const RIG_KINDS = ['sim', 'nucleo-h745'] as const;
-/** One of {@link RIG_KINDS}. */
-export type RigKind = (typeof RIG_KINDS)[number];
-
-/** Simulated bootloader profiles (AN2606 Table 136 versions of the H74x/75x ROM). */
-export const BOOTLOADER_PROFILES = ['st-rom-v9.1', 'st-rom-v9.2'] as const;
-/** One of {@link BOOTLOADER_PROFILES}. */
-export type BootloaderProfileName = (typeof BOOTLOADER_PROFILES)[number];
-
-/** How a simulated rig's Cortex-M7 runs the image in flash: the TypeScript model of the test application, or the image executed. */
-export const SIM_APPLICATIONS = ['modelled', 'executed'] as const;
-/** One of {@link SIM_APPLICATIONS}. */
-export type SimApplication = (typeof SIM_APPLICATIONS)[number];
-
-/** Debug-probe tools a hardware rig may drive. */
-export const PROBE_TOOLS = ['st-flash', 'openocd', 'stm32-programmer-cli'] as const;
-/** One of {@link PROBE_TOOLS}. */
-export type ProbeTool = (typeof PROBE_TOOLS)[number];
-
+export {
+  ENTRY_METHODS, RIG_KINDS, BOOTLOADER_PROFILES, PROBE_TOOLS, SIM_APPLICATIONS, formatUsbId,
+  type EntryMethod, type RigKind, type BootloaderProfileName, type ProbeTool, type SimApplication, type UsbId,
+} from './vocabulary.js';
 
 /** The ROM's alternate-setting strings (facts §2, 3 spaces before the slash). */
 export const ST_ROM_FLASH_LAYOUT = '@Internal Flash   /0x08000000/16*128Kg';
@@ -45,17 +25,6 @@ export const DEFAULT_OPENOCD_CONFIG = 'board/st_nucleo_h745zi.cfg';
  * with a documented default (half of VDD), not a datasheet value.
  */
 export const BOOT0_THRESHOLD_FRACTION_DEFAULT = 0.5;
-
-/** A USB vendor:product pair. */
-export interface UsbId {
-  vendorId: number;
-  productId: number;
-}
-
-/** Formats a {@link UsbId} the way lsusb does: 0483:df11. */
-export function formatUsbId(id: UsbId): string {
-  return `${id.vendorId.toString(16).padStart(4, '0')}:${id.productId.toString(16).padStart(4, '0')}`;
-}
 
 function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
