@@ -86,7 +86,7 @@ describe('two dfu-hil processes on one simulated rig', () => {
   const run = (...argv: string[]) => execa(process.execPath, [bin, '--rigs', path.join(project.dir, 'rigs.yaml'), ...argv], {
     cwd: project.dir, env: { DFU_HIL_STATE_DIR: project.stateDir }, reject: false, timeout: 120_000,
   });
-  /** Both banks: a session of seconds, far longer than the two processes' start-up differs. */
+  /** Both banks: the longest session a board allows. */
   async function bigImage(name: string, version: string): Promise<string> {
     const file = path.join(project.dir, `${name}.dfu`);
     const bank1 = buildTestAppImage({ name, version, size: 0x100000 });
@@ -95,35 +95,57 @@ describe('two dfu-hil processes on one simulated rig', () => {
     return file;
   }
 
-  it('take turns with --wait: the second starts from the board the first left, and nothing is lost', async () => {
+  /**
+   * Starts the first process and freezes it (SIGSTOP) as soon as it holds the rig's lease, so that
+   * the second always meets a held lease however fast either starts; `resume` lets it go on.
+   */
+  async function firstHoldingTheLease(...argv: string[]): Promise<{ process: ReturnType<typeof run>; resume: () => void }> {
+    const first = run(...argv);
+    const holderFile = path.join(leaseDir(), 'sim-a.holder.json');
+    for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 5))) {
+      const holder = await readFile(holderFile, 'utf8').then((t) => JSON.parse(t) as { pid: number }, () => undefined);
+      if (holder?.pid === first.pid) break;
+      if (Date.now() - started > 60_000 || first.exitCode !== null) throw new Error(`the first process never held the lease: ${(await first).stderr}`);
+    }
+    first.kill('SIGSTOP');
+    return { process: first, resume: () => { first.kill('SIGCONT'); } };
+  }
+
+  it('take turns with --wait: the second waits for the first, starts from the board it left, and nothing is lost', async () => {
     const [p, q] = [await bigImage('p', '4.0.0'), await bigImage('q', '5.0.0')];
-    const runs = [run('--wait', '100000', '--json', 'flash', p, '--stay'), run('--wait', '100000', '--json', 'flash', q, '--stay')] as const;
-    const [first, second] = await Promise.all(runs);
-    expect([first.exitCode, second.exitCode]).toEqual([0, 0]);
-    const reports = [first, second].map((r) => JSON.parse(r.stdout) as { image: string; entered: unknown; verified: boolean });
+    const first = await firstHoldingTheLease('--wait', '100000', '--json', 'flash', p, '--stay');
+    const second = run('--wait', '100000', '--json', 'flash', q, '--stay');
+    // The second says it waits, and for whom, before the first goes on.
+    let said = '';
+    second.stderr!.on('data', (chunk: Buffer) => { said += chunk.toString(); });
+    while (!said.includes('is busy') && second.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    first.resume();
+    const [a, b] = await Promise.all([first.process, second]);
+    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    expect(b.stderr).toContain(`is busy (held by ${os.userInfo().username}@${os.hostname()} pid ${first.process.pid}`);
+    const reports = [a, b].map((r) => JSON.parse(r.stdout) as { image: string; entered: unknown; verified: boolean });
     // Each read its own image back: no other writer reached the board during its session.
     expect(reports.map((r) => r.verified)).toEqual([true, true]);
-    // Exactly one entered DFU; the other found the board already there, as the first had saved it.
-    const entered = reports.filter((r) => r.entered !== null);
-    expect(entered).toHaveLength(1);
-    const loser = reports.find((r) => r.entered === null)!;
-    const [loserProcess, winnerPid] = loser === reports[0] ? [first, runs[1].pid] : [second, runs[0].pid];
-    expect(loserProcess.stderr).toContain(`is busy (held by ${os.userInfo().username}@${os.hostname()} pid ${winnerPid}`);
+    // The first entered DFU; the second found the board already there, as the first had saved it.
+    expect(reports.map((r) => r.entered !== null)).toEqual([true, false]);
     // The board holds what the second wrote, and runs it after leave.
     expect((await run('leave')).exitCode).toBe(0);
     const status = JSON.parse((await run('--json', 'status')).stdout) as { application: { version: string } };
-    expect(status.application.version).toBe(loser.image === p ? '4.0.0' : '5.0.0');
+    expect(status.application.version).toBe('5.0.0');
   }, 120_000);
 
-  it('without --wait the loser fails at once with exit code 4, naming the holder', async () => {
+  it('without --wait the second fails at once with exit code 4, naming the holder, and the first finishes its flash', async () => {
     const [p, q] = [await bigImage('p', '4.0.0'), await bigImage('q', '5.0.0')];
-    const runs = [run('flash', p), run('flash', q)] as const;
-    const [first, second] = await Promise.all(runs);
-    const codes = [first.exitCode, second.exitCode].sort();
-    expect(codes).toEqual([0, ExitCode.Infrastructure]);
-    const [winnerPid, loser] = first.exitCode === 0 ? [runs[0].pid, second] : [runs[1].pid, first];
-    expect(loser.stderr).toMatch(new RegExp(`^dfu-hil: error: rig "sim-a" is busy: held by .* pid ${winnerPid}, since `));
-    expect(loser.stderr).toMatch(/\nhint: Wait for that run to end or pass a longer wait \(--wait <ms>\)/);
+    const first = await firstHoldingTheLease('--json', 'flash', p);
+    const second = await run('flash', q);
+    first.resume();
+    const done = await first.process;
+    expect([done.exitCode, second.exitCode]).toEqual([0, ExitCode.Infrastructure]);
+    expect(second.stderr).toMatch(new RegExp(`^dfu-hil: error: rig "sim-a" is busy: held by .* pid ${first.process.pid}, since `));
+    expect(second.stderr).toMatch(/\nhint: Wait for that run to end or pass a longer wait \(--wait <ms>\)/);
+    expect(JSON.parse(done.stdout)).toMatchObject({ verified: true });
+    const status = JSON.parse((await run('--json', 'status')).stdout) as { application: { version: string } };
+    expect(status.application.version).toBe('4.0.0');
   }, 120_000);
 });
 
