@@ -269,8 +269,10 @@ export class DfuseClient {
    * the caller's to select).
    */
   async download(image: DownloadImage, options: DownloadOptions = {}): Promise<DownloadReport> {
-    const consulted = options.cache && options.skipUnchanged ? options.cache.consult() : undefined;
-    const plan = this.planDownload(image, { ...options, ...(consulted ? { knownSectors: consulted.known } : {}) });
+    // Consulted even for a cold download: whatever the witnesses saw since the last one must be
+    // forgotten before this download's own writes are recorded over it.
+    const consulted = options.cache?.consult();
+    const plan = this.planDownload(image, { ...options, ...(consulted && options.skipUnchanged ? { knownSectors: consulted.known } : {}) });
     options.onPlan?.(plan);
     return this.executor.run(plan, {
       ...(options.onProgress ?? this.onProgress ? { onProgress: options.onProgress ?? this.onProgress } : {}),
