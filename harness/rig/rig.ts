@@ -167,6 +167,12 @@ export interface Rig {
   readonly faults?: RigFaults;
   /** Per-sector CRC32s of the user flash for the report's flash diff, on rigs where that is cheap. */
   flashDigest?(): Promise<FlashDigest>;
+  /**
+   * Forgets the rig's record of what the board's flash holds: the next flash reads back the
+   * sectors it would skip. The fixtures call it as each test starts, so what a test sends does
+   * not depend on the tests before it.
+   */
+  forgetFlashContents?(): void;
   /** Releases the console, USB and the rig lock. */
   close(): Promise<void>;
 }

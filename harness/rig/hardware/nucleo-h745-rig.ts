@@ -342,6 +342,10 @@ export class NucleoH745Rig implements Rig {
     });
   }
 
+  forgetFlashContents(): void {
+    this.flashContents.clear();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

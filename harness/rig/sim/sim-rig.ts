@@ -235,6 +235,10 @@ export class SimRig implements Rig {
     });
   }
 
+  forgetFlashContents(): void {
+    this.flashContents.clear();
+  }
+
   /** Per-sector CRC32s of the user flash, read through the debug port. */
   async flashDigest(): Promise<FlashDigest> {
     const { crc32 } = await import('node:zlib');
