@@ -5,6 +5,8 @@ export interface BenchRow {
   benchmark: string;
   case: string;
   metrics: Record<string, string | number>;
+  /** Machine-readable figures (ratios, times), for `npm run bench -- --json` and comparisons across runs. */
+  figures?: Record<string, number>;
 }
 
 /** A benchmark: runs its cases and returns one row each. */

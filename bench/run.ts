@@ -1,11 +1,12 @@
 // `npm run bench`: runs every benchmark module and prints one table per benchmark. Add a
 // benchmark by exporting a `Benchmark` from its own module and listing it here.
 import type { Benchmark, BenchRow } from './benchmark.js';
+import { hostBoundBench } from './host-bound-bench.js';
 import { hostDownloadBench } from './host-bench.js';
 import { simFlashBench } from './sim-bench.js';
 import { usbEmulationBench } from './usb-emulation-bench.js';
 
-const benchmarks: Benchmark[] = [hostDownloadBench, simFlashBench, usbEmulationBench];
+const benchmarks: Benchmark[] = [hostDownloadBench, hostBoundBench, simFlashBench, usbEmulationBench];
 
 function printTable(rows: readonly BenchRow[]): void {
   const columns = ['case', ...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
