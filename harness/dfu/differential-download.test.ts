@@ -129,6 +129,17 @@ describe('differential download with the board\'s flash cache', () => {
     expect(report.differential).toEqual({ fromCache: [BANK1, BANK1 + SECTOR, BANK1 + 2 * SECTOR], readBack: [] });
   });
 
+  it('a cold download with the cache still takes in what happened before it, so a foreign write is never recorded over', async () => {
+    const { client, cache, bus, info, clock } = await cached();
+    await client.download(threeSectors(), { skipUnchanged: true, verify: true, cache });
+    const other = await DfuseClient.open(bus, info, { clock });
+    await other.eraseSector(BANK1 + 2 * SECTOR);
+    await other.close();
+    // Cold, verified, touching only the first sector: that one is recorded again, the others forgotten.
+    await client.download([{ address: BANK1, data: pattern(4096, 5) }], { verify: true, cache });
+    expect(cache.sectors).toEqual([BANK1]);
+  });
+
   it('forgets sectors written without a read-back, and everything after a failed download', async () => {
     const { client, cache, faults } = await cached();
     await client.download(threeSectors(), { skipUnchanged: true, cache });
