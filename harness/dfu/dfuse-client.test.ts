@@ -387,6 +387,7 @@ describe('DfuseClient.verify', () => {
     const expected = pattern(64);
     expected[40] = 0x5a;
     expect(await client.verify([{ address: 0x08000000, data: expected }])).toEqual({ ok: false, address: 0x08000028, expected: 0x5a, actual: pattern(64)[40] });
+    expect(await client.verify([])).toEqual({ ok: true, bytesCompared: 0 });
   });
 });
 

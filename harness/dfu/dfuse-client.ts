@@ -13,7 +13,7 @@ import {
   DfuseExecutor, type DfuPhase, type DfuProgressListener, type DownloadReport, type LeaveReport, type ResetCommandReport,
   type StuckEraseRecovery, type VerifyResult,
 } from './dfuse-executor.js';
-import { checkReadable, MAX_BLOCK_NUMBER, normaliseSegments, planDownload, type BlockPlacement, type DownloadPlan } from './dfuse-plan.js';
+import { checkReadable, MAX_BLOCK_NUMBER, planDownload, type BlockPlacement, type DownloadPlan } from './dfuse-plan.js';
 import type { FlashContentCache } from './flash-content-cache.js';
 import { MemoryLayout } from './layout.js';
 import type { ImageSegment } from './image/firmware-image.js';
@@ -303,7 +303,7 @@ export class DfuseClient {
   /** Reads every segment back and reports the first byte that differs (compared block by block with Buffer.compare). */
   async verify(image: readonly ImageSegment[], options: { onProgress?: DfuProgressListener } = {}): Promise<VerifyResult> {
     const progress = options.onProgress ?? this.onProgress;
-    const segments = normaliseSegments(image, this.layout);
+    const segments = image.filter((s) => s.data.length > 0).sort((a, b) => a.address - b.address);
     const total = segments.reduce((n, s) => n + s.data.length, 0);
     let done = 0;
     for (const segment of segments) {
