@@ -301,12 +301,14 @@ export class DfuseExecutor {
     }
     report.skippedSectors = [...unchanged].sort((a, b) => a - b);
     const live = plan.ops.filter((op) => op.op !== 'check-sector' && !('sector' in op && op.sector !== undefined && unchanged.has(op.sector)));
-    const sum = (kind: DfuseOp['op'], size: (op: DfuseOp) => number): number => live.filter((op) => op.op === kind).reduce((n, op) => n + size(op), 0);
-    const totals = {
-      erase: sum('erase-sector', (op) => (op as { size: number }).size) || (live.some((op) => op.op === 'mass-erase') ? 1 : 0),
-      download: sum('write-block', (op) => (op as { data: Uint8Array }).data.length),
-      verify: sum('verify', (op) => (op as { data: Uint8Array }).data.length),
-    };
+    // A mass erase counts as one unit: its size is the device's business.
+    const totals = { erase: 0, download: 0, verify: 0 };
+    for (const op of live) {
+      if (op.op === 'erase-sector') totals.erase += op.size;
+      else if (op.op === 'mass-erase') totals.erase = 1;
+      else if (op.op === 'write-block') totals.download += op.data.length;
+      else if (op.op === 'verify') totals.verify += op.data.length;
+    }
     let erased = 0;
     let verified = 0;
     let phase: DfuPhase | undefined;
@@ -359,6 +361,7 @@ export class DfuseExecutor {
           await this.leave(op.address);
           break;
         case 'check-sector':
+          // Done above, before anything was erased.
           break;
       }
     }
