@@ -10,11 +10,13 @@ import { cycleBench } from './cycle-bench.js';
 import { execBench } from './exec-bench.js';
 import { BENCH_GOALS, meetsGoal } from './goals.js';
 import { hostDownloadBench } from './host-bench.js';
+import { hostBoundBench } from './host-bound-bench.js';
 import { simFlashBench } from './sim-bench.js';
 import { usbEmulationBench } from './usb-emulation-bench.js';
 
 const benchmarks: Record<string, Benchmark> = {
   host: hostDownloadBench,
+  'host-bound': hostBoundBench,
   sim: simFlashBench,
   cycle: cycleBench,
   memory: boardRssBench,

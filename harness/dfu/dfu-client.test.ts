@@ -112,6 +112,40 @@ describe('DfuClient.pollUntil', () => {
     expect(transport.trace.since(mark).map((e) => Math.round(e.t - start))).toEqual([0, 1000]);
   });
 
+  it('polls again at once after a bwPollTimeout of 0, with no floor', async () => {
+    const { client, clock, transport, faults } = await session();
+    // The device says 0 ms and is busy for 300: the second GETSTATUS goes out at once and is NAKed until done.
+    faults.lyingPollTimeout({ reportMs: 0, busyMs: 300, on: 'sector-erase' });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08000000));
+    const start = clock.now();
+    const mark = transport.trace.mark();
+    await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle]);
+    expect(transport.trace.since(mark).map((e) => Math.round(e.t - start))).toEqual([0, 300]);
+  });
+
+  it('waits the repeat floor once a device says busy with bwPollTimeout 0 again, so it is never polled in a tight loop', async () => {
+    // The V9.1 bank-2 erase stays dfuDNBUSY; this ROM variant reports 0 ms each time.
+    const zeroPoll = { ...ST_ROM_H745_V9_1, pollTimeoutMs: { ...ST_ROM_H745_V9_1.pollTimeoutMs, sectorErase: 0 } };
+    const { client, clock, transport } = await session({ profile: zeroPoll }, { repeatPollFloorMs: 10 });
+    await client.download(0, encodeDfuseCommand(0x41, 0x08100000));
+    const first = await client.getStatus();
+    expect(first).toMatchObject({ state: DfuState.DfuDnbusy, pollTimeoutMs: 0 });
+    const mark = transport.trace.mark();
+    const start = clock.now();
+    const error = await client.pollUntil({ request: 'ERASE' }, [DfuState.DfuDnloadIdle], { first, deadlineMs: 2000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DfuTimeoutError);
+    const times = transport.trace.since(mark).map((e) => e.t - start);
+    // The poll after the first 0 goes at once; from the second 0 on, they are 10 ms apart (plus the
+    // GETSTATUS wire time, a whole ms every 28 polls or so) until the deadline cuts the last wait short.
+    expect(Math.round(times[0]!)).toBe(0);
+    const gaps = times.slice(1).map((t, i) => Math.round(t - times[i]!));
+    expect(new Set(gaps.slice(0, -1))).toEqual(new Set([10, 11]));
+    expect(gaps.at(-1)).toBeLessThanOrEqual(10);
+    expect(times.length).toBeGreaterThan(190);
+    expect(times.length).toBeLessThanOrEqual(201);
+    expect(clock.now() - start).toBe(2000);
+  });
+
   it('raises a zero bwPollTimeout to the floor', async () => {
     const { client, clock, faults } = await session({}, { pollFloorMs: 20 });
     faults.lyingPollTimeout({ reportMs: 0, busyMs: 0, on: 'sector-erase' });

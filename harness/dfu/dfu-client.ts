@@ -10,10 +10,16 @@ import {
 /** Timing and retry policy of a {@link DfuClient}. */
 export interface DfuClientOptions {
   /**
-   * Shortest wait between GETSTATUS polls, in ms. Devices that report bwPollTimeout 0 while
-   * busy would otherwise be polled in a tight loop.
+   * Shortest wait between GETSTATUS polls, in ms. Default 0: a bwPollTimeout of 0 is honoured
+   * as the device gave it, as dfu-util does (a device still busy NAKs the next GETSTATUS).
    */
   pollFloorMs?: number;
+  /**
+   * Shortest wait, in ms, once a device answers dfuDNBUSY with bwPollTimeout 0 a second time in
+   * one operation (and between retries of a stalled GETSTATUS), so a device that never says how
+   * long it needs is not polled in a tight loop.
+   */
+  repeatPollFloorMs?: number;
   /**
    * Longest wait between polls, in ms. A device reporting an absurd bwPollTimeout (0xFFFFFF is
    * 4.6 hours) is polled again after this instead.
@@ -38,7 +44,8 @@ export interface DfuClientOptions {
 /** The defaults of {@link DfuClientOptions}. */
 export const DEFAULT_DFU_CLIENT_OPTIONS: Readonly<Required<DfuClientOptions>> = {
   // dfu-util sleeps exactly bwPollTimeout, 0 included; 1 ms only breaks a tight loop.
-  pollFloorMs: 1,
+  pollFloorMs: 0,
+  repeatPollFloorMs: 1,
   pollCeilingMs: 5_000,
   operationDeadlineMs: 40_000,
   // A device that NAKs while erasing answers GETSTATUS only when done: the H7 mass erase takes
@@ -113,7 +120,7 @@ export class DfuClient {
         bytes = await this.transport.controlIn(dfuSetup(DfuRequest.GetStatus, 'in', this.interfaceNumber, 0, 6), this.options.controlTimeoutMs);
       } catch (error) {
         if (error instanceof UsbError && error.failure === 'stall' && attempt < retries) {
-          await this.clock.sleep(this.options.pollFloorMs);
+          await this.clock.sleep(Math.max(this.options.pollFloorMs, this.options.repeatPollFloorMs));
           continue;
         }
         throw error;
@@ -154,7 +161,7 @@ export class DfuClient {
 
   /**
    * Polls GETSTATUS until the device reaches one of `targets`, sleeping bwPollTimeout (clamped)
-   * between polls. Throws {@link DfuError} on an error status, {@link DfuStateError} on a stable
+   * between polls: nothing at all after a 0, unless the device says busy with 0 again. Throws {@link DfuError} on an error status, {@link DfuStateError} on a stable
    * state that is not a target, and {@link DfuTimeoutError} when the device is still busy after
    * the deadline or `maxPolls` answers (the error carries the last report, so callers can
    * recognise a device stuck in dfuDNBUSY).
@@ -164,6 +171,7 @@ export class DfuClient {
     const start = this.clock.now();
     let report = options.first ?? await this.getStatus(operation);
     let polls = 1;
+    let zeroPollBusy = 0;
     for (;;) {
       if (report.state === DfuState.DfuError || report.status !== DfuStatus.Ok) throw new DfuError(operation, report);
       if (targets.includes(report.state)) return report;
@@ -174,10 +182,17 @@ export class DfuClient {
       if (elapsed >= deadline || (options.maxPolls !== undefined && polls >= options.maxPolls)) {
         throw new DfuTimeoutError(operation, elapsed, report, { polls });
       }
-      await this.clock.sleep(Math.min(this.clampPoll(report.pollTimeoutMs), Math.max(0, deadline - elapsed)));
+      if (report.pollTimeoutMs === 0) zeroPollBusy += 1;
+      const wait = zeroPollBusy > 1 ? Math.max(this.options.repeatPollFloorMs, this.clampPoll(0)) : this.clampPoll(report.pollTimeoutMs);
+      await this.pause(Math.min(wait, Math.max(0, deadline - elapsed)));
       report = await this.getStatus(operation);
       polls += 1;
     }
+  }
+
+  /** Sleeps `ms` on the clock; a wait of 0 takes no timer and no event-loop turn. */
+  private async pause(ms: number): Promise<void> {
+    if (ms > 0) await this.clock.sleep(ms);
   }
 
   /**
@@ -200,7 +215,7 @@ export class DfuClient {
           await this.abort();
           break;
         case DfuState.DfuDnbusy:
-          await this.clock.sleep(this.clampPoll(report.pollTimeoutMs));
+          await this.pause(Math.max(this.clampPoll(report.pollTimeoutMs), this.options.repeatPollFloorMs));
           break;
         case DfuState.DfuDnloadSync:
         case DfuState.DfuManifestSync:

@@ -168,20 +168,64 @@ describe('DfuseClient.download', () => {
     expect(transfers().filter((l) => l.startsWith('ERASE'))).toEqual(['ERASE 0x08000000 ok', 'ERASE 0x08020000 ok', 'ERASE 0x08120000 ok']);
   });
 
-  it('splits into wTransferSize blocks, each sent as SET_ADDRESS to its start then DNLOAD wValue=2', async () => {
+  it('splits into wTransferSize blocks after one SET_ADDRESS, numbered 2, 3, 4 as the device places them', async () => {
     const { client, flash, transfers, resetTrace } = await session({}, { transferSize: 1024 });
     const data = pattern(2500);
     resetTrace();
     const report = await client.download([{ address: 0x08000000, data }], { erase: 'none' });
     expect(report).toMatchObject({ outcome: 'written', bytesWritten: 2504, erasedSectors: [] });
+    // Block N lands at (N − 2) × wTransferSize + pointer (AN3156 §4.1), the short last one included.
+    expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'DNLOAD#2 1024 ok', 'DNLOAD#3 1024 ok', 'DNLOAD#4 456 ok',
+    ]);
+    // The tail is padded to the 8-byte write alignment with erased bytes.
+    expect(Array.from(flash.read(0x080009c2, 8))).toEqual([...data.subarray(2498), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    expect(flash.read(0x08000000, 2500)).toEqual(data);
+  });
+
+  it('sets the pointer once per segment, and again before the block number would pass its limit', async () => {
+    const { client, flash, transfers, resetTrace } = await session({ profile: withTransferSize(16) }, { maxBlockNumber: 5 });
+    resetTrace();
+    await client.download([{ address: 0x08000000, data: pattern(96) }, { address: 0x08000100, data: pattern(16, 3) }], { erase: 'none' });
+    expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'DNLOAD#2 16 ok', 'DNLOAD#3 16 ok', 'DNLOAD#4 16 ok', 'DNLOAD#5 16 ok',
+      'SET_ADDRESS 0x08000040 ok', 'DNLOAD#2 16 ok', 'DNLOAD#3 16 ok',
+      'SET_ADDRESS 0x08000100 ok', 'DNLOAD#2 16 ok',
+    ]);
+    expect(flash.read(0x08000000, 96)).toEqual(pattern(96));
+    expect(flash.read(0x08000100, 16)).toEqual(pattern(16, 3));
+  });
+
+  it('sets the pointer before every block, each sent as block 2, with writeAddressing per-block', async () => {
+    const { client, flash, transfers, resetTrace } = await session({}, { writeAddressing: 'per-block' });
+    resetTrace();
+    await client.download([{ address: 0x08000000, data: pattern(2500) }], { erase: 'none' });
     expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
       'SET_ADDRESS 0x08000000 ok', 'DNLOAD#2 1024 ok',
       'SET_ADDRESS 0x08000400 ok', 'DNLOAD#2 1024 ok',
       'SET_ADDRESS 0x08000800 ok', 'DNLOAD#2 456 ok',
     ]);
-    // The tail is padded to the 8-byte write alignment with erased bytes.
-    expect(Array.from(flash.read(0x080009c2, 8))).toEqual([...data.subarray(2498), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-    expect(flash.read(0x08000000, 2500)).toEqual(data);
+    expect(flash.read(0x08000000, 2500)).toEqual(pattern(2500));
+  });
+
+  it('with a block size other than the descriptor\'s wTransferSize, sets the pointer for every block', async () => {
+    const { client, flash, transfers, resetTrace } = await session({}, { transferSize: 512 });
+    resetTrace();
+    await client.download([{ address: 0x08000000, data: pattern(1100) }], { erase: 'none' });
+    // The device would put a block 3 of 512 bytes at 1 × 1024, not at 512.
+    expect(transfers().filter((t) => !t.startsWith('GETSTATUS'))).toEqual([
+      'SET_ADDRESS 0x08000000 ok', 'DNLOAD#2 512 ok', 'SET_ADDRESS 0x08000200 ok', 'DNLOAD#2 512 ok', 'SET_ADDRESS 0x08000400 ok', 'DNLOAD#2 80 ok',
+    ]);
+    expect(flash.read(0x08000000, 1100)).toEqual(pattern(1100));
+  });
+
+  it('sleeps nothing after a bwPollTimeout of 0: a SET_ADDRESS costs only its wire time', async () => {
+    const { client, clock, transfers } = await session();
+    const start = clock.now();
+    for (let i = 0; i < 20; i++) await client.setAddress(0x08000000 + i * 1024);
+    expect(transfers().filter((t) => t.startsWith('GETSTATUS'))).toContain('GETSTATUS OK/dfuDNBUSY ok');
+    // 20 × (a 5-byte DNLOAD and two GETSTATUS): 1.9 ms of full-speed wire time; a 1 ms floor would add 20.
+    expect(clock.now() - start).toBeLessThan(3);
   });
 
   it('polls each block to dfuDNLOAD-IDLE, accepting a device that skips dfuDNBUSY', async () => {
@@ -343,6 +387,7 @@ describe('DfuseClient.verify', () => {
     const expected = pattern(64);
     expected[40] = 0x5a;
     expect(await client.verify([{ address: 0x08000000, data: expected }])).toEqual({ ok: false, address: 0x08000028, expected: 0x5a, actual: pattern(64)[40] });
+    expect(await client.verify([])).toEqual({ ok: true, bytesCompared: 0 });
   });
 });
 
@@ -450,8 +495,8 @@ describe('a full download survives the field quirks', () => {
     resetTrace();
     const report = await client.download([{ address: 0x08000000, data: pattern(2 * KiB) }], { verify: true });
     expect(report.verified).toBe(true);
-    // 1 erase + 2 × (SET_ADDRESS + block) + 1 SET_ADDRESS for the read-back: 6 DNLOADs, two stalls each.
-    expect(transfers().filter((t) => t === 'GETSTATUS stall')).toHaveLength(2 * 6);
+    // 1 erase + 1 SET_ADDRESS + 2 blocks + 1 SET_ADDRESS for the read-back: 5 DNLOADs, two stalls each.
+    expect(transfers().filter((t) => t === 'GETSTATUS stall')).toHaveLength(2 * 5);
     expect(flash.read(0x08000000, 2 * KiB)).toEqual(pattern(2 * KiB));
   });
 

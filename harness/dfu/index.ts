@@ -9,3 +9,6 @@ export type { ImageSegment } from './image/firmware-image.js';
 export { DfuClient, DEFAULT_DFU_CLIENT_OPTIONS, type DfuClientOptions, type PollOptions } from './dfu-client.js';
 export * from './dfuse-client.js';
 export * from './enter-dfu-mode.js';
+export * from './dfuse-plan.js';
+export { DfuseExecutor, type DfuseExecutorSettings, type RunOptions } from './dfuse-executor.js';
+export * from './flash-content-cache.js';

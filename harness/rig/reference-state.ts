@@ -13,15 +13,20 @@ export type ReferenceRestore = 'already' | 'reflashed' | 'reset' | 'recovered';
 /** Entry methods that need no wiring beyond what the application itself does. */
 const ENTRY_PREFERENCE: readonly EntryMethod[] = ['console-jump', 'probe', 'rc', 'console-direct', 'boot0-jumper'];
 
-async function appIsReference(rig: Rig): Promise<boolean | undefined> {
+/** Whether the application is reference A, and whether it reports flash words with ECC errors; undefined when it does not answer. */
+async function appState(rig: Rig): Promise<{ reference: boolean; eccErrors: boolean } | undefined> {
   try {
     const { name, version } = await rig.console.version();
     const boot = await rig.console.boot();
     const a = rig.images.identity.a;
-    return name === a.name && version === a.version && boot.cm4 === 'running' && boot.ecc === 0;
+    return { reference: name === a.name && version === a.version && boot.cm4 === 'running' && boot.ecc === 0, eccErrors: boot.ecc !== 0 };
   } catch {
     return undefined;
   }
+}
+
+async function appIsReference(rig: Rig): Promise<boolean | undefined> {
+  return (await appState(rig))?.reference;
 }
 
 /** True when the bootloader refuses reads with errVENDOR (readout protection level 1). */
@@ -52,7 +57,12 @@ async function unprotect(rig: Rig): Promise<void> {
   }
 }
 
-async function reflash(rig: Rig): Promise<void> {
+/**
+ * Flashes the reference images from DFU. `full` erases and writes every sector they touch: a
+ * sector whose bytes read back right may still hold flash words with ECC errors, which only an
+ * erase clears, so a differential flash that skips it would leave them.
+ */
+async function reflash(rig: Rig, full = false): Promise<void> {
   if (!(await rig.bootloaderPresent())) {
     const method = ENTRY_PREFERENCE.find((m) => rig.capabilities.entryMethods.includes(m));
     if (!method) throw new RigInfrastructureError('no-entry-method', `rig ${rig.name} offers no way into DFU`);
@@ -64,8 +74,8 @@ async function reflash(rig: Rig): Promise<void> {
     await rig.recover(rig.images.appA);
     return;
   }
-  await rig.flash(rig.images.cm4);
-  await rig.flash(rig.images.appA);
+  await rig.flash(rig.images.cm4, { full });
+  await rig.flash(rig.images.appA, { full });
   await rig.leave();
   await rig.waitForApp();
   // Leave is a jump: a CM4 whose image was rewritten under it stays stopped until a reset.
@@ -97,14 +107,14 @@ export async function restoreReferenceApp(rig: Rig): Promise<ReferenceRestore> {
   if (await rig.bootloaderPresent()) {
     if (await attempt('reflash from DFU', () => reflash(rig))) return 'reflashed';
   }
-  const state = await appIsReference(rig);
-  if (state === true) return 'already';
-  if (state === false && await attempt('reflash', () => reflash(rig))) return 'reflashed';
+  const state = await appState(rig);
+  if (state?.reference === true) return 'already';
+  if (state?.reference === false && await attempt('reflash', () => reflash(rig, state.eccErrors))) return 'reflashed';
   if (await attempt('reset', async () => { await rig.reset(); await rig.waitForApp(); })) return 'reset';
   if (rig.capabilities.probe && await attempt('recover over SWD', () => rig.recover(rig.images.appA))) {
     if ((await appIsReference(rig)) === true) return 'recovered';
   }
-  if (await attempt('reflash after recovery', () => reflash(rig))) return 'recovered';
+  if (await attempt('reflash after recovery', () => reflash(rig, true))) return 'recovered';
   throw new RigInfrastructureError('board-unrecoverable', `rig ${rig.name}: could not bring the board back to ${rig.images.identity.a.name} ${rig.images.identity.a.version}\n${attempts.join('\n')}`, {
     hint: 'Power-cycle the board by hand, check BOOT0 and the probe, then run `dfu-hil doctor`.',
   });

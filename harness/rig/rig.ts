@@ -42,6 +42,11 @@ export interface FlashProgress {
 export interface RigFlashOptions {
   /** 'touched' (default) erases the sectors the image touches; 'mass' erases all first. */
   erase?: 'touched' | 'mass' | 'none';
+  /**
+   * Erase and write every sector the image touches, even those that already hold its bytes
+   * (`dfu-hil flash --full`). By default, with 'touched', such sectors are skipped.
+   */
+  full?: boolean;
   /** Read back and compare after writing. */
   verify?: boolean;
   onProgress?: (progress: FlashProgress) => void;
@@ -53,6 +58,10 @@ export interface RigFlashReport {
   /** How the flash was erased; `erasedSectors` lists sectors only for 'touched'. */
   erase: 'touched' | 'mass' | 'none';
   erasedSectors: readonly number[];
+  /** Sectors the image touches that already held its bytes, so were neither erased nor written. */
+  skippedSectors: readonly number[];
+  /** How unchanged sectors were found (absent on the cold path): from the rig's flash cache or read back, and why the cache was distrusted if it was. */
+  differential?: { fromCache: readonly number[]; readBack: readonly number[]; cacheDistrusted?: string };
   verified: boolean;
 }
 
@@ -162,6 +171,12 @@ export interface Rig {
   readonly faults?: RigFaults;
   /** Per-sector CRC32s of the user flash for the report's flash diff, on rigs where that is cheap. */
   flashDigest?(): Promise<FlashDigest>;
+  /**
+   * Forgets the rig's record of what the board's flash holds: the next flash reads back the
+   * sectors it would skip. The fixtures call it as each test starts, so what a test sends does
+   * not depend on the tests before it.
+   */
+  forgetFlashContents?(): void;
   /** Releases the console, USB and the rig lock. */
   close(): Promise<void>;
 }

@@ -20,12 +20,14 @@ function stepsMs(rig: Rig, from: number): number {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
-/** "erased 2 sectors (0x08000000, 0x08020000)", "mass-erased the whole flash", "erased nothing (--erase none)". */
+/** "erased 2 sectors (0x08000000, 0x08020000)", "erased 0 sectors, skipped 1 unchanged (0x08000000)", "mass-erased the whole flash". */
 function describeErase(report: RigFlashReport): string {
   if (report.erase === 'mass') return 'mass-erased the whole flash first';
   if (report.erase === 'none') return 'erased nothing (--erase none)';
   const n = report.erasedSectors.length;
-  return `erased ${n} sector${n === 1 ? '' : 's'}${n ? ` (${report.erasedSectors.map(hex32).join(', ')})` : ''}`;
+  const erased = `erased ${n} sector${n === 1 ? '' : 's'}${n ? ` (${report.erasedSectors.map(hex32).join(', ')})` : ''}`;
+  const skipped = report.skippedSectors.length;
+  return skipped ? `${erased}, skipped ${skipped} unchanged (${report.skippedSectors.map(hex32).join(', ')})` : erased;
 }
 
 interface FlashOptions {
@@ -34,6 +36,7 @@ interface FlashOptions {
   verify: boolean;
   stay?: boolean;
   method?: string;
+  full?: boolean;
 }
 
 /** `dfu-hil flash <image>`: enters DFU if needed, writes a .bin/.hex/.dfu with verify, leaves and waits for READY. */
@@ -44,6 +47,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
     .option('--address <hex>', 'load address of a .bin (needed unless its vector table places it without doubt)')
     .option('--erase <mode>', 'touched (default), mass or none', 'touched')
     .option('--no-verify', 'do not read back and compare after writing')
+    .option('--full', 'erase and write every sector the image touches, even those that already hold its bytes')
     .option('--stay', 'stay in DFU mode afterwards (no leave, no wait for the application)')
     .option('--method <method>', 'entry method when the board is not in DFU mode yet (default: the rig\'s first)')
     .addHelpText('after', '\nOn a terminal a progress bar goes to stderr; elsewhere, a line per quarter of each phase.\nElapsed times are the rig\'s clock: virtual time on a simulated rig.')
@@ -71,6 +75,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
           report = await rig.flash(image, {
             erase: options.erase as 'touched' | 'mass' | 'none',
             verify: options.verify,
+            full: options.full === true,
             onProgress: (p) => view.update(p),
           });
         } finally {
@@ -88,7 +93,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
           ctx.outJson({
             rig: rig.name, image: file,
             entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
-            bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), verified: report.verified,
+            bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), skippedSectors: report.skippedSectors.map(hex32), verified: report.verified,
             placement: image.placement ? { address: hex32(image.placement.address), how: image.placement.how } : null,
             flashMs, totalMs, leave: left ?? null, application: banner ?? null,
           });

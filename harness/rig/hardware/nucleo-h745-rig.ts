@@ -33,7 +33,8 @@ import {
   type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities, type RigContext, type RigFlashImage,
   type RigFlashOptions, type RigFlashReport, type RigLeaveReport, type RigStep, type RigTrace,
 } from '../rig.js';
-import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
+import { boardFlashCache, describeFlash, flashOverDfu, leaveDfu, probeWatchedBy } from '../dfu-operations.js';
+import type { FlashContentCache } from '../../dfu/flash-content-cache.js';
 import { ConsoleKeeper } from './console-keeper.js';
 import { UsbHubPower } from './usb-hub-power.js';
 
@@ -104,6 +105,8 @@ export class NucleoH745Rig implements Rig {
   private bootMark = 0;
   private dfuDevice: UsbDeviceInfo | undefined;
   private closed = false;
+  /** What the board's flash holds, as far as this rig saw (differential flashing). */
+  private readonly flashContents: FlashContentCache;
 
   /** Use {@link createNucleoH745Rig}. */
   constructor(
@@ -119,8 +122,9 @@ export class NucleoH745Rig implements Rig {
     private readonly options: { pollIntervalMs: number; powerOffMs: number },
   ) {
     this.probeLog = new ProbeLog();
+    this.flashContents = boardFlashCache(bus.trace);
     this.probe = config.probe
-      ? createDebugProbe(config.probe, { runner, clock, log: this.probeLog, timeoutMs: config.timeouts.probeMs })
+      ? probeWatchedBy(createDebugProbe(config.probe, { runner, clock, log: this.probeLog, timeoutMs: config.timeouts.probeMs }), this.flashContents)
       : undefined;
     const hub = (port: UhubctlPort | undefined): UsbHubPower | undefined =>
       port ? new UsbHubPower(port, { runner, clock, log: this.probeLog, timeoutMs: config.timeouts.powerCycleMs + 10_000 }) : undefined;
@@ -221,7 +225,7 @@ export class NucleoH745Rig implements Rig {
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
-    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options));
+    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options, this.flashContents), describeFlash);
   }
 
   async leave(): Promise<RigLeaveReport> {
@@ -281,6 +285,7 @@ export class NucleoH745Rig implements Rig {
 
   async reset(): Promise<void> {
     await this.step(this.probe ? 'reset (NRST through the probe)' : 'reset (console)', async () => {
+      this.flashContents.distrust('a reset');
       this.bootMark = this.consoleLog.mark();
       if (this.probe) {
         await this.probe.reset('hardware');
@@ -301,7 +306,10 @@ export class NucleoH745Rig implements Rig {
     if (!this.power) {
       throw new RigCapabilityMissing(this.name, 'power-control', `rig "${this.name}" cannot switch the board's power (add power: { uhubctl: { location, port } })`);
     }
-    await this.step('power cycle', () => this.cyclePower(this.power!));
+    await this.step('power cycle', () => {
+      this.flashContents.distrust('a power cycle');
+      return this.cyclePower(this.power!);
+    });
   }
 
   /**
@@ -334,6 +342,10 @@ export class NucleoH745Rig implements Rig {
     });
   }
 
+  forgetFlashContents(): void {
+    this.flashContents.clear();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -363,14 +375,14 @@ export class NucleoH745Rig implements Rig {
     await this.keeper.reopen(this.config.timeouts.powerCycleMs + this.config.timeouts.enumerationMs);
   }
 
-  private async step<T>(action: string, work: () => Promise<T>): Promise<T> {
+  private async step<T>(action: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
     const t = this.clock.now();
     try {
       if (this.closed) throw new RigInfrastructureError('rig-closed', `rig "${this.name}" is closed`, { hint: 'Create the rig again.' });
       await this.lease.check?.();
       this.lease.assertHeld();
       const result = await work();
-      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok' });
+      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok', ...(describe ? { detail: describe(result) } : {}) });
       return result;
     } catch (error) {
       const detail = error instanceof DfuHilError ? `${error.code}: ${error.message}` : String(error);

@@ -12,7 +12,8 @@ const REQUEST_CODES: Record<DfuRequestName, number> = {
 export class SimRigFaults implements RigFaults {
   private readonly armed: Array<FaultHandle | ArmedFault> = [];
 
-  constructor(private readonly board: SimulatedNucleoH745) {}
+  /** `onArm` hears of every fault armed (the rig's flash cache stops trusting what it knows). */
+  constructor(private readonly board: SimulatedNucleoH745, private readonly onArm: (fault: string) => void = () => undefined) {}
 
   leaveRace(): ArmedFault {
     return this.keep(this.board.faults.bootloader.leaveRace());
@@ -65,6 +66,7 @@ export class SimRigFaults implements RigFaults {
   }
 
   private keep(handle: FaultHandle | ArmedFault): ArmedFault {
+    this.onArm(handle.description);
     this.armed.push(handle);
     return handle;
   }

@@ -29,7 +29,8 @@ import { announcedIdentity } from '../../dfu/image/version-block.js';
 import type { CpuCore } from '../../sim/cpu/cpu-core.js';
 import { CpuUnavailableError } from '../../sim/cpu/errors.js';
 import { openUnicornCore } from '../../sim/cpu/unicorn-core.js';
-import { flashOverDfu, leaveDfu } from '../dfu-operations.js';
+import { boardFlashCache, describeFlash, flashOverDfu, leaveDfu, probeWatchedBy } from '../dfu-operations.js';
+import type { FlashContentCache } from '../../dfu/flash-content-cache.js';
 
 /** The USB bus the host side of a simulated rig sees: in-process, or libusb through the USB emulation. */
 export interface SimUsbAttachment {
@@ -87,6 +88,8 @@ export class SimRig implements Rig {
   private readonly steps: RigStep[] = [];
   private bootMark = 0;
   private dfuDevice: UsbDeviceInfo | undefined;
+  /** What the board's flash holds, as far as this rig saw (differential flashing). */
+  private readonly flashContents: FlashContentCache;
 
   private constructor(
     readonly config: RigConfig,
@@ -100,9 +103,10 @@ export class SimRig implements Rig {
   ) {
     // A simulated board's power is always switchable.
     this.capabilities = { ...capabilitiesFromConfig(config), powerControl: true };
-    this.faults = new SimRigFaults(board);
+    this.flashContents = boardFlashCache(bus.trace);
+    this.faults = new SimRigFaults(board, (fault) => this.flashContents.distrust(`fault armed: ${fault}`));
     const probe = new SimulatedProbe(board.debug, clock);
-    this.probe = lease ? leaseGated(probe, lease) : probe;
+    this.probe = probeWatchedBy(lease ? leaseGated(probe, lease) : probe, this.flashContents);
   }
 
   /**
@@ -232,7 +236,7 @@ export class SimRig implements Rig {
   }
 
   async flash(image: RigFlashImage, options: RigFlashOptions = {}): Promise<RigFlashReport> {
-    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options));
+    return this.step(`flash ${image.source}`, () => flashOverDfu(() => this.openDfu(), this.config, image, options, this.flashContents), describeFlash);
   }
 
   async leave(): Promise<RigLeaveReport> {
@@ -276,6 +280,7 @@ export class SimRig implements Rig {
 
   async reset(): Promise<void> {
     await this.step('reset (NRST)', async () => {
+      this.flashContents.distrust('a reset (NRST)');
       this.bootMark = this.console.mark();
       this.board.pressReset();
     });
@@ -283,6 +288,7 @@ export class SimRig implements Rig {
 
   async powerCycle(): Promise<void> {
     await this.step('power cycle', async () => {
+      this.flashContents.distrust('a power cycle');
       this.bootMark = this.console.mark();
       this.board.powerOff();
       await this.clock.sleep(Math.min(500, this.config.timeouts.powerCycleMs));
@@ -305,6 +311,10 @@ export class SimRig implements Rig {
     });
   }
 
+  forgetFlashContents(): void {
+    this.flashContents.clear();
+  }
+
   /** Per-sector CRC32s of the user flash, read through the debug port. */
   async flashDigest(): Promise<FlashDigest> {
     const { crc32 } = await import('node:zlib');
@@ -321,13 +331,13 @@ export class SimRig implements Rig {
     this.board.dispose();
   }
 
-  private async step<T>(action: string, work: () => Promise<T>): Promise<T> {
+  private async step<T>(action: string, work: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
     const t = this.clock.now();
     try {
       await this.lease?.check?.();
       this.lease?.assertHeld();
       const result = await work();
-      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok' });
+      this.steps.push({ t, action, durationMs: this.clock.now() - t, outcome: 'ok', ...(describe ? { detail: describe(result) } : {}) });
       return result;
     } catch (error) {
       const detail = error instanceof DfuHilError ? `${error.code}: ${error.message}` : String(error);
