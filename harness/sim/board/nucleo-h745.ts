@@ -15,6 +15,7 @@ import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
 import { SimFlash } from '../flash/sim-flash.js';
 import { parsePinName, type GpioBank, type PinName } from '../gpio/gpio-bank.js';
 import type { Cm4State } from '../app/test-application.js';
+import { DfuRuntimeFaults, type DfuRuntimeSettings } from '../app/dfu-runtime-interface.js';
 import { SYSTEM_MEMORY } from '../mcu/boot-config.js';
 import { Stm32h745, type SystemMemoryCode } from '../mcu/stm32h745.js';
 import { SimOptionBytes, type OptionRegisters } from '../option-bytes/sim-option-bytes.js';
@@ -59,6 +60,11 @@ export interface SimulatedNucleoH745Options {
    * (default), or the image itself on `core` (executed mode; see harness/sim/cpu).
    */
   application?: { kind: 'modelled' } | { kind: 'executed'; core: CpuCore };
+  /**
+   * The application offers its own USB device with a DFU run-time interface (DFU_DETACH into the
+   * ROM bootloader), on the same user USB socket as the ROM. Absent: the application has no USB.
+   */
+  appUsb?: DfuRuntimeSettings;
 }
 
 /** Faults of the board itself, next to the bootloader's. */
@@ -67,6 +73,8 @@ export class BoardFaults {
   noiseOnReset: Uint8Array = new Uint8Array();
   /** Extra enumeration time added to every bootloader attach (a slow host or hub), in ms. */
   slowReEnumerationMs = 0;
+  /** How the application's run-time DFU interface misbehaves, when the board has one. */
+  readonly appUsb = new DfuRuntimeFaults();
 
   constructor(readonly bootloader: BootloaderFaults, private readonly uart: ConsoleUart) {}
 
@@ -187,11 +195,12 @@ export class SimulatedNucleoH745 {
       },
       ...(chargePin ? { boot0ChargePin: chargePin } : {}),
       onReset: (cause) => this.onReset(cause),
+      ...(options.appUsb ? { appUsb: { settings: options.appUsb, faults: this.faults.appUsb, serialNumber: this.serialNumber } } : {}),
     });
     this.debug = new SimDebugPort(this.mcu, this.optionBytes);
   }
 
-  /** The user USB socket (CN13): the bootloader's DFU device appears here. */
+  /** The user USB socket (CN13): the bootloader's DFU device appears here, and the application's own when it has one. */
   get usb(): UsbConnector {
     return this.socket;
   }

@@ -6,11 +6,13 @@
 import { decodeDfuseCommand, dfuseBlockAddress } from '../../dfu-wire/dfuse.js';
 import { DfuRequest, DfuState, DfuStatus, encodeStatus, isDfuInRequest } from '../../dfu-wire/dfu.js';
 import type { GadgetReply } from '../../usb/gadget.js';
-import { RequestKind, RequestRecipient, type SetupPacket } from '../../usb/spec.js';
+import {
+  DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS, DfuInterfaceProtocol, RequestKind, RequestRecipient, type SetupPacket,
+} from '../../usb/spec.js';
 import type { BankNumber, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
 import { isInterruptibleFlash } from '../flash/sim-flash.js';
 import { BootloaderRam } from './bootloader-ram.js';
-import { Chapter9Device } from './chapter9-device.js';
+import { Chapter9Device, type Chapter9Descriptors } from '../usb-device/chapter9-device.js';
 import type { BootloaderFaults, BusyOperation } from './faults.js';
 import type { AltTarget, BootloaderProfile } from './profiles.js';
 
@@ -121,7 +123,7 @@ export class DfuseDeviceModel {
 
   constructor(readonly profile: BootloaderProfile, private readonly memory: DfuseDeviceMemory, options: DfuseDeviceModelOptions) {
     this.faults = options.faults;
-    this.chapter9 = new Chapter9Device(profile, options.serialNumber);
+    this.chapter9 = new Chapter9Device(romDescriptors(profile, options.serialNumber));
     if (options.resume) this.resume(options.resume);
   }
 
@@ -645,4 +647,28 @@ export class DfuseDeviceModel {
 
 function encodeReply(status: DfuStatus, pollTimeoutMs: number, state: DfuState): GadgetReply {
   return ack(encodeStatus({ status, pollTimeoutMs, state, iString: 0 }));
+}
+
+/** The bootloader's descriptors, from its profile: one DFU-mode interface with an alternate setting per memory. */
+function romDescriptors(profile: BootloaderProfile, serialNumber: string): Chapter9Descriptors {
+  const usb = profile.usb;
+  const strings = new Map<number, string>([[1, usb.manufacturer], [2, usb.product], [3, serialNumber]]);
+  for (const alt of usb.altSettings) strings.set(alt.iInterface, alt.name);
+  return {
+    device: {
+      bcdUSB: usb.bcdUSB, bDeviceClass: 0, bDeviceSubClass: 0, bDeviceProtocol: 0, bMaxPacketSize0: usb.bMaxPacketSize0,
+      idVendor: usb.vendorId, idProduct: usb.productId, bcdDevice: usb.bcdDevice,
+      iManufacturer: 1, iProduct: 2, iSerialNumber: 3, bNumConfigurations: 1,
+    },
+    configuration: {
+      ...usb.configuration,
+      interfaces: usb.altSettings.map((alt, index) => ({
+        bInterfaceNumber: 0, bAlternateSetting: index, bNumEndpoints: 0, bInterfaceClass: DFU_INTERFACE_CLASS,
+        bInterfaceSubClass: DFU_INTERFACE_SUBCLASS, bInterfaceProtocol: DfuInterfaceProtocol.DfuMode, iInterface: alt.iInterface,
+      })),
+      dfuFunctional: usb.functional,
+    },
+    strings,
+    langIds: usb.langIds,
+  };
 }

@@ -6,7 +6,11 @@ import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
 import type { UsbGadget, UsbSocket } from '../../usb/gadget.js';
 import type { BankNumber, BootloaderHost, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
-import { isValidCode } from '../app/image-identity.js';
+import { DFU_MAGIC, DFU_MAGIC_ADDRESS } from '../app/dfu-magic.js';
+import {
+  DEFAULT_APP_CONNECT_DELAY_MS, DfuRuntimeDevice, type DfuRuntimeFaults, type DfuRuntimeSettings,
+} from '../app/dfu-runtime-interface.js';
+import { isValidCode, parseVersionBlock, UNKNOWN_IDENTITY, VERSION_BLOCK_LENGTH, VERSION_BLOCK_OFFSET } from '../app/image-identity.js';
 import { TestApplication, type Cm4State, type TestAppHost, type TestAppSettings } from '../app/test-application.js';
 import type { Boot0Source } from '../boot0/boot0-source.js';
 import type { RomEntryBehaviour } from '../bootloader/profiles.js';
@@ -82,6 +86,11 @@ export interface Stm32h745Options {
   systemMemory?: { vector: RomVector; bootloaderId: number };
   /** How the board supplies VCORE; default the NUCLEO-H745ZI-Q's direct SMPS. */
   supplyWiring?: SupplyWiring;
+  /**
+   * The application's own USB device with a DFU run-time interface, when the board's application
+   * offers one: it enumerates on `usb` while the CM7 runs the application (harness/sim/app/dfu-runtime-interface.ts).
+   */
+  appUsb?: { settings: DfuRuntimeSettings; faults: DfuRuntimeFaults; serialNumber: string };
 }
 
 /** Why the Cortex-M7 does nothing useful, as a board's symptoms would need explaining. */
@@ -138,6 +147,9 @@ export class Stm32h745 {
   private lastBoot0: 0 | 1 = 0;
   private trouble: Cm7Trouble | undefined;
   private lastRomEntry: RomEntryProblem[] | undefined;
+  /** The application's USB device: waiting to enumerate, or on the bus. */
+  private appUsbPlug: { cancel(): void } | undefined;
+  private appGadget: DfuRuntimeDevice | undefined;
 
   constructor(private readonly options: Stm32h745Options) {
     this.clock = options.clock;
@@ -318,6 +330,7 @@ export class Stm32h745 {
     if (this.executor) {
       this.cm7 = 'app';
       this.executor.jumpAndRun(vectorTable);
+      this.connectAppUsb(vectorTable);
       return;
     }
     this.startApp(vectorTable);
@@ -364,6 +377,7 @@ export class Stm32h745 {
       // The core fetches its reset vector whatever is there: a broken image faults, it is not refused.
       this.cm7 = 'app';
       this.executor.resetAndRun(address);
+      this.connectAppUsb(address);
       return;
     }
     if (!this.isValidCodeAt(address)) {
@@ -414,6 +428,7 @@ export class Stm32h745 {
       return;
     }
     this.cm7 = 'bootloader';
+    this.disconnectAppUsb();
     this.trouble = {
       kind: 'rom-refused',
       description: `the application jumped into the ROM bootloader at ${hex32(pc)} without a clean hand-over, so the ROM does not enumerate: ${blocking.map((p) => p.description).join('; ')}`,
@@ -444,12 +459,63 @@ export class Stm32h745 {
     this.app = app;
     this.cm7 = 'app';
     // start() returns false after the early jump, which has already started the bootloader.
-    if (!app.start() && this.app === app) this.app = undefined;
+    if (!app.start()) {
+      if (this.app === app) this.app = undefined;
+      return;
+    }
+    this.connectAppUsb(vectorTable);
+  }
+
+  /**
+   * The application brings up its own USB device, if the board's application has one: it
+   * enumerates after the connect delay, provided the core still runs the application by then
+   * (not the ROM, not a fault handler).
+   */
+  private connectAppUsb(vectorTable: number): void {
+    const appUsb = this.options.appUsb;
+    if (!appUsb) return;
+    this.disconnectAppUsb();
+    const identity = parseVersionBlock(this.options.flash.contains(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_LENGTH)
+      ? this.options.flash.read(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_LENGTH) : new Uint8Array(0));
+    const product = appUsb.settings.product
+      ?? (identity === UNKNOWN_IDENTITY ? 'application' : `${identity.name} ${identity.version}`);
+    this.appUsbPlug = this.timers.after(appUsb.settings.connectDelayMs ?? DEFAULT_APP_CONNECT_DELAY_MS, () => {
+      this.appUsbPlug = undefined;
+      if (!this.runsApplication()) return;
+      const gadget: DfuRuntimeDevice = new DfuRuntimeDevice({ ...appUsb.settings, serialNumber: appUsb.settings.serialNumber ?? appUsb.serialNumber, product }, appUsb.faults, {
+        after: (ms, fn) => this.timers.after(ms, fn),
+        running: (): boolean => this.appGadget === gadget && this.runsApplication(),
+        disconnect: () => this.disconnectAppUsb(),
+        // What ST's and TinyUSB's DETACH callbacks do on an STM32: the magic word, then a system
+        // reset; Reset_Handler takes the early jump (the contract of harness/sim/app/dfu-magic.ts).
+        rebootToBootloader: () => {
+          this.sram.writeU64(DFU_MAGIC_ADDRESS, DFU_MAGIC);
+          this.reset('software');
+        },
+      });
+      this.appGadget = gadget;
+      this.options.usb.plug(gadget);
+    });
+  }
+
+  /** The application's USB device leaves the bus (or never gets on it). */
+  private disconnectAppUsb(): void {
+    this.appUsbPlug?.cancel();
+    this.appUsbPlug = undefined;
+    const gadget = this.appGadget;
+    this.appGadget = undefined;
+    if (gadget && this.options.usb.current() === gadget) this.options.usb.unplug();
+  }
+
+  /** True while the CM7 runs the application cleanly (not the ROM, not a fault handler, not locked up). */
+  private runsApplication(): boolean {
+    return this.powered && this.cm7 === 'app' && this.cm7Trouble === undefined;
   }
 
   private startBootloader(): void {
     this.app?.stop();
     this.app = undefined;
+    this.disconnectAppUsb();
     this.cm7 = 'bootloader';
     const bootloader = this.options.createBootloader(this.bootloaderHost());
     this.bootloader = bootloader;
@@ -461,6 +527,7 @@ export class Stm32h745 {
     this.executor?.halt();
     this.app?.stop();
     this.app = undefined;
+    this.disconnectAppUsb();
     const bl = this.bootloader;
     this.bootloader = undefined;
     bl?.stop();
