@@ -3,6 +3,7 @@ import { DfuAttribute } from '../usb/descriptors.js';
 import { isDisconnect, UsbError } from '../usb/errors.js';
 import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS, DfuInterfaceProtocol } from '../usb/spec.js';
 import { describeDevice, describeFilter, type UsbBus, type UsbDeviceFilter, type UsbDeviceInfo } from '../usb/transport.js';
+import type { DfuState, DfuStatusReport } from '../dfu-wire/dfu.js';
 import { DfuClient } from './dfu-client.js';
 import { DfuDetachError } from './errors.js';
 
@@ -34,6 +35,12 @@ export interface EnterDfuModeReport {
   device: UsbDeviceInfo;
   /** The device was already in DFU mode; nothing was sent. */
   alreadyInDfuMode: boolean;
+  /**
+   * The run-time interface's state before DETACH, from GETSTATUS: appIDLE, or appDETACH after an
+   * earlier DETACH; `unsupported` when GETSTATUS stalls (optional in appIDLE, DFU 1.1 A.2.1);
+   * undefined when nothing was asked (already in DFU mode).
+   */
+  runtimeState?: DfuState | 'unsupported';
   /** How DETACH was answered: devices answer with a STALL, an IO error or by vanishing (field notes 18). */
   detachReply: 'ok' | UsbError['failure'] | 'not-sent';
   /** Whether the host drove a USB reset (not done when the device says WillDetach). */
@@ -43,9 +50,10 @@ export interface EnterDfuModeReport {
 
 /**
  * Switches a device from its application (DFU run-time interface, class 0xFE/1/1) to DFU
- * mode: DETACH, a USB reset unless the functional descriptor says WillDetach, then waits for
- * the old enumeration to leave and the DFU-mode device (which may have another VID:PID) to
- * arrive, all within one deadline.
+ * mode as DFU 1.1 §5.1 and dfu-util's main.c do it: the run-time status (GETSTATUS), DETACH with
+ * wDetachTimeOut, a USB reset unless the functional descriptor says bitWillDetach, then waits
+ * for the old enumeration to leave and the DFU-mode device (which may have another VID:PID, ST's
+ * ROM 0483:df11) to arrive on the same port, all within one deadline.
  */
 export async function enterDfuMode(bus: UsbBus, runtime: UsbDeviceInfo, options: EnterDfuModeOptions): Promise<EnterDfuModeReport> {
   const { clock } = options;
@@ -56,6 +64,7 @@ export async function enterDfuMode(bus: UsbBus, runtime: UsbDeviceInfo, options:
 
   const transport = await bus.open(runtime);
   let detachReply: EnterDfuModeReport['detachReply'] = 'not-sent';
+  let runtimeState: EnterDfuModeReport['runtimeState'];
   let resetSent = false;
   try {
     const description = await transport.describe();
@@ -72,6 +81,7 @@ export async function enterDfuMode(bus: UsbBus, runtime: UsbDeviceInfo, options:
     const willDetach = functional !== undefined && (functional.bmAttributes & DfuAttribute.WillDetach) !== 0;
     await transport.claimInterface(runtimeInterface.bInterfaceNumber);
     const client = new DfuClient(transport, runtimeInterface.bInterfaceNumber, clock, options.controlTimeoutMs === undefined ? {} : { controlTimeoutMs: options.controlTimeoutMs });
+    runtimeState = await runtimeStatus(client);
     try {
       await client.detach(options.detachTimeoutMs ?? functional?.wDetachTimeOut ?? 1000);
       detachReply = 'ok';
@@ -105,7 +115,19 @@ export async function enterDfuMode(bus: UsbBus, runtime: UsbDeviceInfo, options:
     throw new DfuDetachError(`no DFU-mode device matching ${describeFilter(filter)} appeared within ${timeoutMs} ms of DETACH`,
       'The device left but did not come back in DFU mode ("lost device after reset"). Check the expected DFU VID:PID, the hub and the host\'s re-enumeration delay; raise timeoutMs if the host is slow.', { cause: error });
   }
-  return { device, alreadyInDfuMode: false, detachReply, resetSent, elapsedMs: clock.now() - started };
+  return { device, alreadyInDfuMode: false, ...(runtimeState === undefined ? {} : { runtimeState }), detachReply, resetSent, elapsedMs: clock.now() - started };
+}
+
+/** The run-time state, or `unsupported` for a device that stalls GETSTATUS (dfu-util then assumes appIDLE). */
+async function runtimeStatus(client: DfuClient): Promise<DfuState | 'unsupported'> {
+  let report: DfuStatusReport;
+  try {
+    report = await client.getStatus(undefined, { stallRetries: 0 });
+  } catch (error) {
+    if (error instanceof UsbError && error.failure === 'stall') return 'unsupported';
+    throw error;
+  }
+  return report.state;
 }
 
 function isGoneReply(reply: EnterDfuModeReport['detachReply']): boolean {
