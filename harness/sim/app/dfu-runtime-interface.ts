@@ -64,8 +64,10 @@ export class DfuRuntimeFaults {
   }
 }
 
-/** What the chip gives the device: timers a reset cancels, and the ways off the bus. */
+/** What the chip gives the device: its time, timers a reset cancels, and the ways off the bus. */
 export interface DfuRuntimeHost {
+  /** The chip's time, ms. */
+  now(): number;
   /** A timer that a reset of the chip cancels. */
   after(ms: number, fn: () => void): { cancel(): void };
   /** False once the application no longer runs (a fault handler, a lockup): its device stops answering. */
@@ -93,7 +95,12 @@ const STALL: GadgetReply = { type: 'stall' };
 export class DfuRuntimeDevice implements UsbGadget {
   private readonly chapter9: Chapter9Device;
   private dfuState: DfuState.AppIdle | DfuState.AppDetach = DfuState.AppIdle;
-  private detachTimer: { cancel(): void } | undefined;
+  /**
+   * When the detach timer runs out. Read when the device is next asked or reset rather than set
+   * as a timer: a pending timer would let a virtual clock jump past it while a real host (dfu-util
+   * under the USB emulation) is between its DETACH and its reset, which takes it microseconds.
+   */
+  private detachDeadline: number | undefined;
   private left = false;
 
   constructor(
@@ -129,6 +136,7 @@ export class DfuRuntimeDevice implements UsbGadget {
 
   /** appIDLE or appDETACH. */
   get state(): DfuState.AppIdle | DfuState.AppDetach {
+    this.expireDetach();
     return this.dfuState;
   }
 
@@ -139,6 +147,7 @@ export class DfuRuntimeDevice implements UsbGadget {
     if (kind === RequestKind.Standard) return this.chapter9.handle(setup);
     const toRuntime = (setup.bmRequestType & 0x1f) === RequestRecipient.Interface && (setup.wIndex & 0xff) === RUNTIME_INTERFACE;
     if (kind !== RequestKind.Class || !toRuntime) return STALL;
+    this.expireDetach();
     switch (setup.bRequest) {
       case DfuRequest.Detach: return this.detach(setup.wValue);
       case DfuRequest.GetStatus:
@@ -155,7 +164,8 @@ export class DfuRuntimeDevice implements UsbGadget {
     if (this.left || !this.host.running()) return;
     this.chapter9.reset();
     // A.2.2: a reset while the detach timer runs enters DFU mode; in appIDLE it is an ordinary reset.
-    if (this.dfuState === DfuState.AppDetach && this.detachTimer) this.enterBootloader();
+    this.expireDetach();
+    if (this.dfuState === DfuState.AppDetach && this.detachDeadline !== undefined) this.enterBootloader();
   }
 
   private detach(wValue: number): GadgetReply {
@@ -169,27 +179,25 @@ export class DfuRuntimeDevice implements UsbGadget {
       this.host.after(STATUS_STAGE_MS, () => this.enterBootloader());
     } else {
       const limit = this.settings.detachTimeoutMs ?? DEFAULT_DETACH_TIMEOUT_MS;
-      this.detachTimer?.cancel();
-      this.detachTimer = this.host.after(Math.min(wValue, limit), () => {
-        // A.2.2: the timer ran out without a reset; a later reset does not start DFU.
-        this.detachTimer = undefined;
-        this.dfuState = DfuState.AppIdle;
-      });
+      this.detachDeadline = this.host.now() + Math.min(wValue, limit);
     }
     return this.faults.detachReply === 'stall' ? STALL : { type: 'ack' };
   }
 
   private toAppIdle(): void {
-    this.detachTimer?.cancel();
-    this.detachTimer = undefined;
+    this.detachDeadline = undefined;
     this.dfuState = DfuState.AppIdle;
+  }
+
+  /** A.2.2: the detach timer ran out without a reset; a later reset does not start DFU. */
+  private expireDetach(): void {
+    if (this.detachDeadline !== undefined && this.host.now() > this.detachDeadline) this.toAppIdle();
   }
 
   private enterBootloader(): void {
     if (this.left) return;
     this.left = true;
-    this.detachTimer?.cancel();
-    this.detachTimer = undefined;
+    this.detachDeadline = undefined;
     this.host.disconnect();
     this.host.rebootToBootloader();
   }

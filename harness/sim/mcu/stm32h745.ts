@@ -483,6 +483,7 @@ export class Stm32h745 {
       this.appUsbPlug = undefined;
       if (!this.runsApplication()) return;
       const gadget: DfuRuntimeDevice = new DfuRuntimeDevice({ ...appUsb.settings, serialNumber: appUsb.settings.serialNumber ?? appUsb.serialNumber, product }, appUsb.faults, {
+        now: () => this.now(),
         after: (ms, fn) => this.timers.after(ms, fn),
         running: (): boolean => this.appGadget === gadget && this.runsApplication(),
         disconnect: () => this.disconnectAppUsb(),

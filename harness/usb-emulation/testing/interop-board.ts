@@ -1,9 +1,13 @@
 // What the interop tests with real clients share: the committed rigs.yaml's simulated board in
 // its ROM bootloader, exposed on the emulated bus, and test data no wrong address can pass.
 import path from 'node:path';
+import { VirtualClock } from '../../clock/virtual-clock.js';
 import { loadRigs } from '../../rig/config/load-rigs.js';
 import { REPO_ROOT, type ReferenceImages } from '../../rig/reference-images.js';
 import { SimRig } from '../../rig/sim/sim-rig.js';
+import type { DfuRuntimeSettings } from '../../sim/app/dfu-runtime-interface.js';
+import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
+import { ST_ROM_H745_V9_2 } from '../../sim/bootloader/profiles.js';
 import { ExposedBoard } from '../exposed-board.js';
 import type { UmockdevTools } from '../umockdev-support.js';
 
@@ -28,6 +32,40 @@ export async function exposeSimBoard(images: ReferenceImages, tools: UmockdevToo
     };
   } catch (error) {
     await rig.close();
+    throw error;
+  }
+}
+
+/** A simulated board running its application, which offers its own USB device with a DFU run-time interface. */
+export interface ExposedSimApplication {
+  clock: VirtualClock;
+  board: SimulatedNucleoH745;
+  exposed: ExposedBoard;
+  close(): Promise<void>;
+}
+
+/**
+ * Reference application A (and the CM4 image) on a simulated board at port 1-1, whose application
+ * enumerates with `appUsb`; exposed once the application's device is on the bus.
+ */
+export async function exposeSimApplication(images: ReferenceImages, tools: UmockdevTools, appUsb: DfuRuntimeSettings): Promise<ExposedSimApplication> {
+  const clock = new VirtualClock();
+  const board = new SimulatedNucleoH745({ clock, profile: ST_ROM_H745_V9_2, portPath: '1-1', appUsb });
+  for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
+  board.powerOn();
+  await new Promise<void>((resolve) => {
+    const stop = board.usb.watch((gadget) => { if (gadget) { stop(); resolve(); } });
+  });
+  try {
+    const exposed = await ExposedBoard.start({ clock, connector: board.usb }, tools, { busyTimeScale: 0 });
+    return {
+      clock, board, exposed,
+      close: async () => {
+        try { await exposed.close(); } finally { board.dispose(); }
+      },
+    };
+  } catch (error) {
+    board.dispose();
     throw error;
   }
 }
