@@ -55,6 +55,22 @@ describe('firmware-images manifest', () => {
     }
   });
 
+  it('lists the example of a team\'s own application: a CM7 image in bank 1 that is not the test application', async () => {
+    const a = manifest.images.find((i) => i.role === 'A')!;
+    expect((manifest.examples ?? []).map((e) => e.id)).toEqual(['example-app-2.0.0']);
+    for (const e of manifest.examples ?? []) {
+      expect(e).toMatchObject({ role: 'example', name: 'example-app', version: '2.0.0', core: 7, loadAddress: '0x08000000', validCode: true });
+      expect(e.name).not.toBe(a.name);
+      for (const file of Object.values(e.files)) {
+        const bytes = await read(file.path);
+        expect({ path: file.path, size: bytes.length, sha256: sha256(bytes) }).toEqual(file);
+      }
+      const bin = await read(e.files.bin.path);
+      expect(readImageVersionBlock(bin, e.files.bin.path)).toEqual({ core: 7, name: e.name, version: e.version });
+      expect(imageVectorProblem(bin, 0x08000000)).toBeUndefined();
+    }
+  });
+
   it('versions A and B share the application name and differ in version', () => {
     const byRole = Object.fromEntries(manifest.images.map((i) => [i.role, i]));
     expect(byRole.A!.name).toBe('dfu-hil-testapp');
@@ -112,9 +128,10 @@ describe('firmware-images rebuild', () => {
       await execa('make', ['-C', work, '--no-print-directory', 'all']);
       const ids = Object.fromEntries(manifest.images.map((i) => [i.role, i.id])) as Record<ImageRole, string>;
       const mutants = Object.fromEntries((manifest.mutants ?? []).map((m) => [m.mutant.name, m.id]));
-      const rebuilt = await packageImages(join(work, 'build'), join(work, 'images'), ids, { toolchain: localToolchain!, mutants });
+      const examples = Object.fromEntries((manifest.examples ?? []).map((e) => [e.name, e.id]));
+      const rebuilt = await packageImages(join(work, 'build'), join(work, 'images'), ids, { toolchain: localToolchain!, mutants, examples });
       expect(rebuilt).toEqual(manifest);
-      for (const image of [...manifest.images, ...(manifest.mutants ?? [])]) {
+      for (const image of [...manifest.images, ...(manifest.mutants ?? []), ...(manifest.examples ?? [])]) {
         for (const file of Object.values(image.files)) {
           const fresh = new Uint8Array(await readFile(join(work, 'images', file.path)));
           expect(Buffer.from(fresh).equals(Buffer.from(await read(file.path))), `${file.path} differs after a rebuild`).toBe(true);

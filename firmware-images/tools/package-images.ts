@@ -3,7 +3,8 @@
 // image set that would mislead the specs (an A and B with the same version, a "broken" image
 // that is valid code, a block that names the wrong core).
 //
-//   npx tsx firmware-images/tools/package-images.ts <build dir> <images dir> A=<id> B=<id> broken=<id> cm4=<id>
+//   npx tsx firmware-images/tools/package-images.ts <build dir> <images dir> A=<id> B=<id> broken=<id> cm4=<id> \
+//     [mutant.<name>=<id> ...] [example.<name>=<id> ...]
 //
 // (`make -C firmware-images images` runs it with the Makefile's ids.)
 import { createHash } from 'node:crypto';
@@ -61,11 +62,16 @@ export interface MutantInfo {
 /** A mutant: the application with one deliberate bootloader-entry bug. */
 export type ManifestMutant = Omit<ManifestImage, 'role'> & { role: 'mutant'; mutant: MutantInfo };
 
+/** An example of a team's own application (docs/own-firmware.md): a CM7 image that is not the test application. */
+export type ManifestExample = Omit<ManifestImage, 'role'> & { role: 'example' };
+
 export interface Manifest {
   format: 1;
   images: ManifestImage[];
   /** Mutants of the application (executed mode must catch each); absent in older manifests. */
   mutants?: ManifestMutant[];
+  /** Applications that are not the test application, for the own-firmware guide; absent in older manifests. */
+  examples?: ManifestExample[];
 }
 
 /** The mutants the Makefile builds, by name: what each breaks and which entry shows it. */
@@ -152,7 +158,7 @@ export async function packageImages(
   buildDir: string,
   outDir: string,
   ids: Readonly<Record<ImageRole, string>>,
-  options: { toolchain?: string; mutants?: Readonly<Record<string, string>> } = {},
+  options: { toolchain?: string; mutants?: Readonly<Record<string, string>>; examples?: Readonly<Record<string, string>> } = {},
 ): Promise<Manifest> {
   const toolchain = options.toolchain ?? await toolchainVersion();
   await mkdir(outDir, { recursive: true });
@@ -172,28 +178,37 @@ export async function packageImages(
     if (image.name !== a!.name || image.version === a!.version) fail(id, `a mutant must carry the application's name ${a!.name} and a version of its own`);
     mutants.push({ ...image, role: 'mutant', mutant: { name, ...info } });
   }
-  const manifest: Manifest = { format: 1, images, ...(mutants.length > 0 ? { mutants } : {}) };
+  const examples: ManifestExample[] = [];
+  for (const [name, id] of Object.entries(options.examples ?? {})) {
+    // A CM7 application in bank 1 with a valid vector table, like A; but someone else's.
+    const image = await packageOne(buildDir, outDir, 'A', id, toolchain);
+    if (image.name !== name) fail(id, `its version block names it ${image.name}, not ${name}`);
+    if (image.name === a!.name) fail(id, `an example must not carry the test application's name ${a!.name}`);
+    examples.push({ ...image, role: 'example' });
+  }
+  const manifest: Manifest = { format: 1, images, ...(mutants.length > 0 ? { mutants } : {}), ...(examples.length > 0 ? { examples } : {}) };
   await writeFile(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 
-/** Parses `role=id` and `mutant.<name>=id` arguments. */
-export function parseRoleArguments(args: readonly string[]): { ids: Record<ImageRole, string>; mutants: Record<string, string> } {
+/** Parses `role=id`, `mutant.<name>=id` and `example.<name>=id` arguments. */
+export function parseRoleArguments(args: readonly string[]): { ids: Record<ImageRole, string>; mutants: Record<string, string>; examples: Record<string, string> } {
   const ids: Partial<Record<ImageRole, string>> = {};
   const mutants: Record<string, string> = {};
+  const examples: Record<string, string> = {};
   for (const arg of args) {
-    const mutant = /^mutant\.([\w-]+)=([\w.-]+)$/.exec(arg);
-    if (mutant) {
-      mutants[mutant[1]!] = mutant[2]!;
+    const extra = /^(mutant|example)\.([\w-]+)=([\w.-]+)$/.exec(arg);
+    if (extra) {
+      (extra[1] === 'mutant' ? mutants : examples)[extra[2]!] = extra[3]!;
       continue;
     }
     const m = /^(A|B|broken|cm4)=([\w.-]+)$/.exec(arg);
-    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4, nor mutant.<name>=id`);
+    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4, nor mutant.<name>=id or example.<name>=id`);
     ids[m[1] as ImageRole] = m[2]!;
   }
   const missing = IMAGE_ROLES.filter((r) => ids[r] === undefined);
   if (missing.length > 0) throw new Error(`missing image ids for: ${missing.join(', ')}`);
-  return { ids: ids as Record<ImageRole, string>, mutants };
+  return { ids: ids as Record<ImageRole, string>, mutants, examples };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -201,10 +216,10 @@ async function main(argv: readonly string[]): Promise<void> {
   if (buildDir === undefined || outDir === undefined) {
     throw new Error('usage: package-images.ts <build dir> <images dir> A=<id> B=<id> broken=<id> cm4=<id>');
   }
-  const { ids, mutants } = parseRoleArguments(roles);
-  const manifest = await packageImages(resolve(buildDir), resolve(outDir), ids, { mutants });
-  for (const image of [...manifest.images, ...(manifest.mutants ?? [])]) {
-    console.log(`${image.role.padEnd(6)} ${image.id.padEnd(30)} ${image.loadAddress} ${String(image.size).padStart(6)} bytes  ${image.name} ${image.version}${image.validCode ? '' : '  (not valid code)'}`);
+  const { ids, mutants, examples } = parseRoleArguments(roles);
+  const manifest = await packageImages(resolve(buildDir), resolve(outDir), ids, { mutants, examples });
+  for (const image of [...manifest.images, ...(manifest.mutants ?? []), ...(manifest.examples ?? [])]) {
+    console.log(`${image.role.padEnd(7)} ${image.id.padEnd(30)} ${image.loadAddress} ${String(image.size).padStart(6)} bytes  ${image.name} ${image.version}${image.validCode ? '' : '  (not valid code)'}`);
   }
 }
 
