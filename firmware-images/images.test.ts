@@ -57,9 +57,9 @@ describe('firmware-images manifest', () => {
 
   it('lists the example of a team\'s own application: a CM7 image in bank 1 that is not the test application', async () => {
     const a = manifest.images.find((i) => i.role === 'A')!;
-    expect((manifest.examples ?? []).map((e) => e.id)).toEqual(['example-app-2.0.0']);
+    expect((manifest.examples ?? []).map((e) => `${e.id} ${e.version}`)).toEqual(['example-app-2.0.0 2.0.0', 'example-app-2.1.0 2.1.0']);
     for (const e of manifest.examples ?? []) {
-      expect(e).toMatchObject({ role: 'example', name: 'example-app', version: '2.0.0', core: 7, loadAddress: '0x08000000', validCode: true });
+      expect(e).toMatchObject({ role: 'example', name: 'example-app', core: 7, loadAddress: '0x08000000', validCode: true });
       expect(e.name).not.toBe(a.name);
       for (const file of Object.values(e.files)) {
         const bytes = await read(file.path);
@@ -128,7 +128,7 @@ describe('firmware-images rebuild', () => {
       await execa('make', ['-C', work, '--no-print-directory', 'all']);
       const ids = Object.fromEntries(manifest.images.map((i) => [i.role, i.id])) as Record<ImageRole, string>;
       const mutants = Object.fromEntries((manifest.mutants ?? []).map((m) => [m.mutant.name, m.id]));
-      const examples = Object.fromEntries((manifest.examples ?? []).map((e) => [e.name, e.id]));
+      const examples = (manifest.examples ?? []).map((e) => e.id);
       const rebuilt = await packageImages(join(work, 'build'), join(work, 'images'), ids, { toolchain: localToolchain!, mutants, examples });
       expect(rebuilt).toEqual(manifest);
       for (const image of [...manifest.images, ...(manifest.mutants ?? []), ...(manifest.examples ?? [])]) {

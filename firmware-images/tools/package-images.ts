@@ -4,7 +4,7 @@
 // that is valid code, a block that names the wrong core).
 //
 //   npx tsx firmware-images/tools/package-images.ts <build dir> <images dir> A=<id> B=<id> broken=<id> cm4=<id> \
-//     [mutant.<name>=<id> ...] [example.<name>=<id> ...]
+//     [mutant.<name>=<id> ...] [example=<id> ...]
 //
 // (`make -C firmware-images images` runs it with the Makefile's ids.)
 import { createHash } from 'node:crypto';
@@ -158,7 +158,7 @@ export async function packageImages(
   buildDir: string,
   outDir: string,
   ids: Readonly<Record<ImageRole, string>>,
-  options: { toolchain?: string; mutants?: Readonly<Record<string, string>>; examples?: Readonly<Record<string, string>> } = {},
+  options: { toolchain?: string; mutants?: Readonly<Record<string, string>>; examples?: readonly string[] } = {},
 ): Promise<Manifest> {
   const toolchain = options.toolchain ?? await toolchainVersion();
   await mkdir(outDir, { recursive: true });
@@ -179,10 +179,9 @@ export async function packageImages(
     mutants.push({ ...image, role: 'mutant', mutant: { name, ...info } });
   }
   const examples: ManifestExample[] = [];
-  for (const [name, id] of Object.entries(options.examples ?? {})) {
+  for (const id of options.examples ?? []) {
     // A CM7 application in bank 1 with a valid vector table, like A; but someone else's.
     const image = await packageOne(buildDir, outDir, 'A', id, toolchain);
-    if (image.name !== name) fail(id, `its version block names it ${image.name}, not ${name}`);
     if (image.name === a!.name) fail(id, `an example must not carry the test application's name ${a!.name}`);
     examples.push({ ...image, role: 'example' });
   }
@@ -191,19 +190,24 @@ export async function packageImages(
   return manifest;
 }
 
-/** Parses `role=id`, `mutant.<name>=id` and `example.<name>=id` arguments. */
-export function parseRoleArguments(args: readonly string[]): { ids: Record<ImageRole, string>; mutants: Record<string, string>; examples: Record<string, string> } {
+/** Parses `role=id`, `mutant.<name>=id` and `example=id` arguments. */
+export function parseRoleArguments(args: readonly string[]): { ids: Record<ImageRole, string>; mutants: Record<string, string>; examples: string[] } {
   const ids: Partial<Record<ImageRole, string>> = {};
   const mutants: Record<string, string> = {};
-  const examples: Record<string, string> = {};
+  const examples: string[] = [];
   for (const arg of args) {
-    const extra = /^(mutant|example)\.([\w-]+)=([\w.-]+)$/.exec(arg);
-    if (extra) {
-      (extra[1] === 'mutant' ? mutants : examples)[extra[2]!] = extra[3]!;
+    const mutant = /^mutant\.([\w-]+)=([\w.-]+)$/.exec(arg);
+    if (mutant) {
+      mutants[mutant[1]!] = mutant[2]!;
+      continue;
+    }
+    const example = /^example=([\w.-]+)$/.exec(arg);
+    if (example) {
+      examples.push(example[1]!);
       continue;
     }
     const m = /^(A|B|broken|cm4)=([\w.-]+)$/.exec(arg);
-    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4, nor mutant.<name>=id or example.<name>=id`);
+    if (!m) throw new Error(`argument "${arg}" is not role=id with role A, B, broken or cm4, nor mutant.<name>=id or example=id`);
     ids[m[1] as ImageRole] = m[2]!;
   }
   const missing = IMAGE_ROLES.filter((r) => ids[r] === undefined);
