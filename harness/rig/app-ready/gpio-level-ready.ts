@@ -1,6 +1,6 @@
 // The application is up once a pin it drives reads a given level through the debug probe
-// (GPIOx_IDR, RM0399 §12.4.5). On the STM32H7 a pin in its reset state is in analog mode and its
-// input data bit reads 0 (RM0399 §12.3.12), so a level of 1 the application drives is what tells
+// (GPIOx_IDR, RM0399 §12.4). On the STM32H7 a pin in its reset state is in analog mode and its
+// input data bit reads 0 (RM0399 chapter 12, analog configuration), so a level of 1 the application drives is what tells
 // "up" from "in reset or in the bootloader".
 import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
