@@ -4,22 +4,14 @@
 // sends DETACH with wValue 1000, and issues a USB reset only when the functional descriptor's
 // bitWillDetach is clear; with `-e` it stops there. The ROM then enumerates as 0483:df11 on
 // the same port, where the next dfu-util finds it.
-import { execaSync } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadReferenceImages, type ReferenceImages } from '../rig/reference-images.js';
 import type { DfuRuntimeSettings } from '../sim/app/dfu-runtime-interface.js';
-import { exposeSimApplication, type ExposedSimApplication } from './testing/interop-board.js';
+import { dfuUtilSupport, exposeSimApplication, type ExposedSimApplication } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
-const dfuUtilVersion = ((): string | undefined => {
-  try {
-    return /dfu-util (\S+)/.exec(execaSync('dfu-util', ['--version']).stdout)?.[1];
-  } catch {
-    return undefined;
-  }
-})();
-const skipReason = !support.available ? support.reason : dfuUtilVersion === undefined ? 'dfu-util is not installed (sudo apt-get install -y dfu-util)' : undefined;
+const { version: dfuUtilVersion, skipReason } = dfuUtilSupport(support);
 const suffix = skipReason ? ` (skipped: ${skipReason})` : '';
 
 const APP: DfuRuntimeSettings = { vendorId: 0x1209, productId: 0x0001, serialNumber: 'APP0001' };

@@ -1,7 +1,6 @@
 // dfu-util, the reference DFU host that nobody here wrote, against the simulated board through
 // umockdev. Its messages and exit codes are those it gives with ST's ROM on a bench; where they
 // come from, dfu-util 0.11 src/dfuse.c and src/main.c.
-import { execaSync } from 'execa';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,18 +14,11 @@ import { loadReferenceImages, syntheticReferenceImages, type ReferenceImages } f
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';
 import type { ExposedBoard } from './exposed-board.js';
-import { distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
+import { dfuUtilSupport, distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
 
 const support = await findUmockdevSupport();
-const dfuUtilVersion = ((): string | undefined => {
-  try {
-    return /dfu-util (\S+)/.exec(execaSync('dfu-util', ['--version']).stdout)?.[1];
-  } catch {
-    return undefined;
-  }
-})();
-const skipReason = !support.available ? support.reason : dfuUtilVersion === undefined ? 'dfu-util is not installed (sudo apt-get install -y dfu-util)' : undefined;
+const { version: dfuUtilVersion, skipReason } = dfuUtilSupport(support);
 const suffix = skipReason ? ` (skipped: ${skipReason})` : '';
 
 /**

@@ -21,13 +21,18 @@ const getState = { bmRequestType: 0xa1, bRequest: 5, wValue: 0, wIndex: 1, wLeng
 const abort = { bmRequestType: 0x21, bRequest: 6, wValue: 0, wIndex: 1, wLength: 0 };
 
 /** A board running the test application, whose application offers a run-time DFU interface. */
-async function boardWithAppUsb(appUsb: Partial<DfuRuntimeSettings> | 'none' = {}) {
+function boardWithAppUsb(appUsb: Partial<DfuRuntimeSettings> | 'none' = {}) {
   const clock = new VirtualClock();
   const board = new SimulatedNucleoH745({
     clock, profile: bootloaderProfiles['st-rom-v9.2']!, serialNumber: '3A0043001851', portPath: '1-4.2',
     ...(appUsb === 'none' ? {} : { appUsb: { ...APP_ID, ...appUsb } }),
   });
   board.loadImage(0x08000000, buildTestAppImage({ name: 'dfu-hil-testapp', version: '1.0.0' }).segments[0]!.data);
+  return powerOnAndWaitForReady(clock, board);
+}
+
+/** Puts `board` on an in-process bus, powers it and waits for its READY. */
+async function powerOnAndWaitForReady(clock: VirtualClock, board: SimulatedNucleoH745) {
   const bus = new InProcessUsbBus({ clock });
   bus.addConnector(board.usb);
   const console = new ConsoleTranscript(clock, board.console);
@@ -210,12 +215,7 @@ describe.skipIf(!availability.available)(`the run-time DFU interface of an execu
     });
     board.loadImage(0x08000000, committed(image));
     board.loadImage(0x08100000, committed('cm4-idle-1.0.0.bin'));
-    const bus = new InProcessUsbBus({ clock });
-    bus.addConnector(board.usb);
-    const console = new ConsoleTranscript(clock, board.console);
-    board.powerOn();
-    await console.waitFor(/^READY/);
-    return { clock, board, bus, console };
+    return powerOnAndWaitForReady(clock, board);
   }
 
   it('DETACH and a reset: the firmware\'s own Reset_Handler takes the magic word into the ROM', async () => {

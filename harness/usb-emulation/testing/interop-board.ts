@@ -1,6 +1,7 @@
 // What the interop tests with real clients share: the committed rigs.yaml's simulated board in
 // its ROM bootloader, exposed on the emulated bus, and test data no wrong address can pass.
 import path from 'node:path';
+import { execaSync } from 'execa';
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { loadRigs } from '../../rig/config/load-rigs.js';
 import { REPO_ROOT, type ReferenceImages } from '../../rig/reference-images.js';
@@ -9,7 +10,19 @@ import type { DfuRuntimeSettings } from '../../sim/app/dfu-runtime-interface.js'
 import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
 import { ST_ROM_H745_V9_2 } from '../../sim/bootloader/profiles.js';
 import { ExposedBoard } from '../exposed-board.js';
-import type { UmockdevTools } from '../umockdev-support.js';
+import type { UmockdevSupport, UmockdevTools } from '../umockdev-support.js';
+
+/** dfu-util's version on this machine, and why the tests that run it through umockdev cannot run here (undefined when they can). */
+export function dfuUtilSupport(support: UmockdevSupport): { version: string | undefined; skipReason: string | undefined } {
+  let version: string | undefined;
+  try {
+    version = /dfu-util (\S+)/.exec(execaSync('dfu-util', ['--version']).stdout)?.[1];
+  } catch {
+    version = undefined;
+  }
+  const skipReason = !support.available ? support.reason : version === undefined ? 'dfu-util is not installed (sudo apt-get install -y dfu-util)' : undefined;
+  return { version, skipReason };
+}
 
 /** A simulated board in DFU mode that child programs see on the emulated bus. */
 export interface ExposedSimBoard {
