@@ -4,7 +4,7 @@
 // its trace is full, or as anything else it keeps grows, shows it here as cycle 40 against cycle 2
 // (each the median of three neighbouring cycles: cycles 1–3 and 39–40).
 import { loadReferenceImages } from '../harness/rig/reference-images.js';
-import { SimRig } from '../harness/rig/sim/sim-rig.js';
+import { createSimRig } from '../harness/rig/sim/sim-rig.js';
 import type { Benchmark } from './benchmark.js';
 import { patternBytes } from './sim-bench.js';
 import { benchRig } from './usb-emulation-setup.js';
@@ -14,7 +14,7 @@ const MiB = 1024 * 1024;
 
 /** Wall time of each of {@link CYCLES} flash+verify cycles of 1 MiB on one simulated rig, and the trace entries dropped. */
 export async function measureCycles(): Promise<{ wall: number[]; traceDropped: number }> {
-  const rig = await SimRig.create(await benchRig(), await loadReferenceImages());
+  const rig = await createSimRig(await benchRig(), await loadReferenceImages());
   try {
     await rig.enterDfu('console-jump');
     const images = [0x1111_2222, 0x3333_4444].map((seed) => ({ source: `pattern ${seed.toString(16)}`, segments: [{ address: 0x0800_0000, data: patternBytes(MiB, seed) }] }));

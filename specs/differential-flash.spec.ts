@@ -86,7 +86,7 @@ describe('differential flashing', () => {
   });
 
   test('a board changed behind the harness\'s back over SWD: the record is distrusted and the result is still right', async ({ rig, dfu, needs }) => {
-    needs('probe');
+    needs('debug-probe');
     const image = threeSectorImage();
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await rig.flash(image);

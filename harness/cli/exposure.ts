@@ -90,6 +90,5 @@ export async function openExposedRig(config: RigConfig, exposure: Exposure, cont
     openConsole: async ({ path: socket, clock, log, commandTimeoutMs }) => openTestAppConsole({
       path: socket, binding: createSimSerialBinding(await connectRelayedConsole(socket), { path: socket }), clock, log, commandTimeoutMs,
     }),
-    pollIntervalMs: 20,
   });
 }

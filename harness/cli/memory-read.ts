@@ -34,7 +34,7 @@ const PROBE_CHUNK = 256 * 1024;
 /** Picks the path a read takes on `rig` now, or says why none can be taken. */
 export async function chooseReadPath(rig: Rig, choice: ReadPathChoice): Promise<ReadPath> {
   if (choice === 'probe') {
-    requireCapabilities(rig, 'probe');
+    requireCapabilities(rig, 'debug-probe');
     return 'probe';
   }
   if (await rig.bootloaderPresent()) return 'dfu';

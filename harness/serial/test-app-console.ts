@@ -85,8 +85,43 @@ interface ReadyWaiter {
 const MAX_LINE = 4096;
 const LAST_LINES = 5;
 
+/**
+ * What the rig, the fixtures and the specs use of the test application's console: one port's
+ * {@link TestAppConsole}, or a rig's view that follows the port when it is reopened.
+ */
+export interface AppConsole {
+  readonly log: ConsoleLog;
+  readonly name: string;
+  /** The last READY banner seen, if any. */
+  readonly ready: ReadyBanner | undefined;
+  /** A log position; pass it as `after` to {@link waitForReady} to wait for a boot that follows it. */
+  mark(): number;
+  /** Resolves with a READY banner that arrived after `after` (default: after the last command sent). */
+  waitForReady(timeoutMs: number, options?: { after?: number }): Promise<ReadyBanner>;
+  /** Sends one command and resolves with its data lines once `OK` arrives. */
+  command(text: string, timeoutMs?: number): Promise<DeviceLine[]>;
+  /** `version`: the application's name and version. */
+  version(): Promise<{ name: string; version: string }>;
+  /** `boot`: reset cause, entry, RSR, CM4 state, ECC count and the GPIO registers before init. */
+  boot(): Promise<BootReport>;
+  /** `gpio`: the GPIO registers of ports A..K now. */
+  gpio(): Promise<GpioSnapshot>;
+  /** `pin <Pxn> <0|1>`: drives a pin as a push-pull output. */
+  pin(pin: string, level: 0 | 1): Promise<void>;
+  /** `dfu jump`: magic word, software reset, early jump to the bootloader. */
+  dfuJump(): Promise<void>;
+  /** `dfu direct`: de-initialisation and a jump to the bootloader without a reset. */
+  dfuDirect(): Promise<void>;
+  /** `dfu rc [delay_ms]`: charges the BOOT0 RC circuit, waits `delayMs`, then a software reset. */
+  dfuRc(delayMs?: number): Promise<void>;
+  /** `reset`: a software reset; resolves with the READY banner of the new boot. */
+  reset(readyTimeoutMs?: number): Promise<ReadyBanner>;
+  /** Closes the port. */
+  close(): Promise<void>;
+}
+
 /** The test application's console, over any serial stream. */
-export class TestAppConsole {
+export class TestAppConsole implements AppConsole {
   readonly log: ConsoleLog;
   readonly name: string;
   private readonly clock: Clock;

@@ -73,7 +73,7 @@ describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through u
     await writeFile(file, data);
     const written = await client('write', '0x08040000', file);
     expect(written).toMatchObject({ written: 5000, events: ['erase/end', 'write/end'] });
-    expect(rig.board.flash.read(0x0804_0000, 5000)).toEqual(data);
+    expect(rig.backends.board.flash.read(0x0804_0000, 5000)).toEqual(data);
     // The write's leave jumps to 0x08040000, which holds no vector table: the chip resets into image A.
     await rig.waitForApp();
     await rig.enterDfu('console-jump');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { restoreReferenceApp, type ReferenceRestore } from '../../rig/reference-state.js';
+import type { ReferenceRestore } from '../../rig/reference-state.js';
 import { RigInfrastructureError, type Rig } from '../../rig/rig.js';
 import type { CliContext } from '../context.js';
 
@@ -35,7 +35,7 @@ export function registerRecover(program: Command, ctx: CliContext): void {
       await ctx.withRig(async (rig) => {
         let how: ReferenceRestore;
         try {
-          how = await restoreReferenceApp(rig);
+          how = await rig.restoreReference();
         } catch (error) {
           if (!(error instanceof RigInfrastructureError)) throw error;
           throw new RigInfrastructureError(error.code, error.message, {

@@ -80,8 +80,15 @@ function encodeRuns(states: Uint8Array): Array<[number, number]> {
   return runs;
 }
 
+/** Where a simulated board is kept between runs: what a rig restores when it opens and saves when it closes. */
+export interface SavedBoard {
+  /** The board saved last, or undefined when there is none (a factory-fresh board). */
+  load(): Promise<SimBoardState | undefined>;
+  save(state: SimBoardState): Promise<void>;
+}
+
 /** The saved board of one simulated rig. */
-export class SimStateStore {
+export class SimStateStore implements SavedBoard {
   /** The rig's directory. */
   readonly dir: string;
 
