@@ -34,7 +34,7 @@ const DFUSE_VERSION = 0x011a;
 /** A request the guard will not send because it cannot tell where its data would land. */
 export class DfuGuardError extends DfuHilError {
   constructor(what: string, hint: string) {
-    super('dfu-guard-refused', `refusing to ${what}`, { hint });
+    super('dfu-guard-refused', `refusing to ${what}`, { hint, failureClass: 'usage' });
   }
 }
 

@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DfuRangeError, RdpLevel2RefusedError } from '../dfu/errors.js';
+import { ImageError } from '../dfu/image/errors.js';
 import { DfuHilError } from '../errors.js';
+import { ToolMissingError } from '../probe/command-runner.js';
+import { ProbeError } from '../probe/probe.js';
+import { UsbError } from '../usb/errors.js';
+import { RigLockLostError } from './lock/rig-lock.js';
 import { ConsoleError } from '../serial/test-app-console.js';
 import { parseRigs, type RigConfig } from './config/load-rigs.js';
 import {
@@ -74,6 +80,23 @@ describe('failure classes', () => {
     expect(classifyFailure(new RigCapabilityMissing('sim-h745', 'boot0-jumper', 'no jumper'))).toBe('capability');
     expect(classifyFailure(new DfuHilError('dfu-status', 'errTARGET'))).toBe('test');
     expect(classifyFailure(new Error('anything else'))).toBe('test');
+    expect(classifyFailure(new UsbError('access', 'LIBUSB_ERROR_ACCESS'))).toBe('infrastructure');
+    expect(classifyFailure(new UsbError('stall', 'EP0 STALL'))).toBe('test');
+    expect(classifyFailure(new ProbeError('openocd exited with 1'))).toBe('infrastructure');
+    expect(classifyFailure(new ToolMissingError('uhubctl', 'power'))).toBe('infrastructure');
+    expect(classifyFailure(new RigLockLostError('sim-h745', new Error('taken over')))).toBe('infrastructure');
+  });
+
+  it('counts a request refused before it reached the board as usage', () => {
+    expect(classifyFailure(new DfuRangeError('outside-layout', 0x90000000, 'no memory'))).toBe('usage');
+    expect(classifyFailure(new RdpLevel2RefusedError(0x5200201c))).toBe('usage');
+    expect(classifyFailure(new ImageError('app.bin', 'no-address', 'no address'))).toBe('usage');
+    expect(classifyFailure(new ImageError('app.dfu', 'crc', 'bad CRC'))).toBe('test');
+  });
+
+  it('takes the class from the error\'s type, never from its code or message', () => {
+    expect(classifyFailure(new DfuHilError('console-open-failed', 'cannot open console'))).toBe('test');
+    expect(classifyFailure(new ConsoleError('open-failed', 'x'))).toBe('infrastructure');
   });
 
   it('prefixes infrastructure codes with rig-', () => {

@@ -2,12 +2,10 @@
 // board, never how: no transport, no simulator internals. One class implements it, BoardRig
 // (board-rig.ts), over the backends of a simulated board or of a bench.
 //
-// Failures are classified the way long-running labs do (LAVA's InfrastructureError vs
-// TestError): a RigInfrastructureError means the bench failed (retry it, quarantine it, do not
-// blame the firmware); a RigTestError means the board did something wrong (a finding);
-// RigCapabilityMissing means this rig cannot run the check at all (skip, with the reason).
+// Every error says how it counts (its failureClass, harness/errors.ts): RigInfrastructureError
+// is the bench failing, RigTestError the board, RigCapabilityMissing a check this rig cannot run.
 import type { Clock } from '../clock/clock.js';
-import { DfuHilError } from '../errors.js';
+import { DfuHilError, type FailureClass } from '../errors.js';
 import type { TransferTrace } from '../usb/trace.js';
 import type { UsbBus, UsbDeviceInfo } from '../usb/transport.js';
 import type { ConsoleLog } from '../serial/console-log.js';
@@ -274,7 +272,7 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
 /** A spec needs something this rig lacks: skip it with `reason`, never pass it silently. */
 export class RigCapabilityMissing extends DfuHilError {
   constructor(readonly rig: string, readonly need: RigNeed | string, readonly reason: string) {
-    super('rig-capability-missing', reason, { hint: 'Run this on a rig that has it (`dfu-hil rigs` lists them), or describe the wiring in rigs.yaml.' });
+    super('rig-capability-missing', reason, { hint: 'Run this on a rig that has it (`dfu-hil rigs` lists them), or describe the wiring in rigs.yaml.', failureClass: 'capability' });
   }
 }
 
@@ -289,7 +287,7 @@ export function requireCapabilities(rig: { name: string; capabilities: RigCapabi
 /** The bench failed (board absent, hub, probe tool, lock, power): retry or quarantine, not a firmware finding. */
 export class RigInfrastructureError extends DfuHilError {
   constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code.startsWith('rig-') ? code : `rig-${code}`, message, options);
+    super(code.startsWith('rig-') ? code : `rig-${code}`, message, { ...options, failureClass: 'infrastructure' });
   }
 }
 
@@ -300,19 +298,12 @@ export class RigTestError extends DfuHilError {
   }
 }
 
-/** How a failure should be counted: the bench, the board, or a check this rig cannot run. */
-export type FailureClass = 'infrastructure' | 'test' | 'capability';
+export type { FailureClass };
 
 /**
- * Classifies a failure for retries and reports. Anything not known to be the bench's fault
- * counts against the board: infrastructure is claimed only when it is certain.
+ * How a failure counts for retries and reports: the class the typed error carries. Anything
+ * else counts against the board: infrastructure is claimed only when it is certain.
  */
 export function classifyFailure(error: unknown): FailureClass {
-  if (error instanceof RigCapabilityMissing) return 'capability';
-  if (error instanceof RigInfrastructureError) return 'infrastructure';
-  // The bench itself failed: its config, lock, console port, USB permissions, or a probe tool.
-  if (error instanceof DfuHilError && ['rig-config', 'rig-lock-busy', 'rig-lock-lost', 'console-open-failed', 'console-port-closed', 'usb-access', 'usb-busy', 'probe-failed', 'tool-missing'].includes(error.code)) {
-    return 'infrastructure';
-  }
-  return 'test';
+  return error instanceof DfuHilError ? error.failureClass : 'test';
 }

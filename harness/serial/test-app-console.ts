@@ -34,7 +34,11 @@ export class ConsoleError extends DfuHilError {
   readonly lastLines: readonly string[];
 
   constructor(failure: ConsoleFailure, message: string, options: { command?: string; lastLines?: string[]; cause?: unknown } = {}) {
-    super(`console-${failure}`, message, { hint: HINTS[failure], cause: options.cause });
+    // A port that cannot be opened or went away is the bench's failure; the rest is the board's.
+    super(`console-${failure}`, message, {
+      hint: HINTS[failure], cause: options.cause,
+      failureClass: failure === 'open-failed' || failure === 'port-closed' ? 'infrastructure' : 'test',
+    });
     this.failure = failure;
     this.command = options.command;
     this.lastLines = options.lastLines ?? [];
