@@ -4,7 +4,7 @@ import * as allure from 'allure-js-commons';
 import { describe } from 'vitest';
 import { DfuError } from '../harness/dfu/errors.js';
 import { DfuState } from '../harness/dfu/protocol.js';
-import { buildTestAppImage } from '../harness/dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../harness/image/synthetic-app.js';
 import { expect, test } from '../fixtures/hil.js';
 
 const OPTION_BYTES = 0x5200201c;

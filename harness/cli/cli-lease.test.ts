@@ -7,7 +7,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestAppImage, createFirmwareImage, writeDfu } from '../dfu/image/index.js';
+import { buildTestAppImage, createFirmwareImage, writeDfu } from '../image/index.js';
 import { acquireRigLease } from '../rig/lock/rig-lock.js';
 import { REPO_ROOT } from '../rig/reference-images.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';

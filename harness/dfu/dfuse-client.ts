@@ -16,7 +16,7 @@ import {
 import { checkReadable, MAX_BLOCK_NUMBER, planDownload, type BlockPlacement, type DownloadPlan } from './dfuse-plan.js';
 import type { FlashContentCache } from './flash-content-cache.js';
 import { MemoryLayout } from './layout.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import { guardTransport } from './guarded-transport.js';
 
 export {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DfuDescriptorError, DfuRangeError, OptionBytesRefusedError, RdpLevel2RefusedError } from './errors.js';
 import { blockRuns, describePlan, planDownload, sectorAfterWrite, sectorDigest, type BlockPlacement, type DfuseOp, type DownloadPlan, type DownloadPlanOptions } from './dfuse-plan.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import { MemoryLayout } from './layout.js';
 
 // Modest run counts: the suite runs on 2 cores alongside everything else.

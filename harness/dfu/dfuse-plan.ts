@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { hex32 } from '../errors.js';
 import { DfuDescriptorError, DfuRangeError } from './errors.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import type { MemoryLayout, Sector } from './layout.js';
 import { checkOptionBytesWrite, isOptionBytesTarget, refuseRdpLevel2 } from './option-bytes-guard.js';
 import { DFUSE_FIRST_DATA_BLOCK, dfuseBlockAddress } from './protocol.js';

@@ -8,6 +8,7 @@
 // The guard follows both per device, shared by every guarded transport to that device, and
 // treats anything it cannot know (a pointer never set, an alternate setting never selected, a
 // Set Address Pointer whose outcome it has not seen) as the worst case.
+import { DFUSE_BCD_DFU_VERSION } from '../dfu-wire/dfuse.js';
 import type { Clock } from '../clock/clock.js';
 import { DfuHilError, hex32 } from '../errors.js';
 import type { UsbDescription } from '../usb/descriptors.js';
@@ -27,9 +28,6 @@ export interface OptionBytesPolicy {
 
 /** The default policy: nothing that changes option bytes. */
 export const REFUSE_OPTION_BYTES: Readonly<OptionBytesPolicy> = Object.freeze({ allowOptionBytes: false });
-
-/** bcdDFUVersion of ST's DfuSe extensions (facts §2, §8). */
-const DFUSE_VERSION = 0x011a;
 
 /** A request the guard will not send because it cannot tell where its data would land. */
 export class DfuGuardError extends DfuHilError {
@@ -221,7 +219,7 @@ export class OptionBytesGuardTransport implements UsbTransport {
     const description = await this.describe();
     const functional = description.configuration.dfuFunctional;
     const interfaceNumber = setup.wIndex & 0xff;
-    const dfuse = functional?.bcdDFUVersion === DFUSE_VERSION
+    const dfuse = functional?.bcdDFUVersion === DFUSE_BCD_DFU_VERSION
       || description.configuration.interfaces.some((i) => i.bInterfaceNumber === interfaceNumber && i.name?.startsWith('@'));
     // Plain DFU 1.1 has no address pointer and no option bytes to protect.
     if (!dfuse || data.length === 0) return;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DfuRangeError, RdpLevel2RefusedError } from '../dfu/errors.js';
-import { ImageError } from '../dfu/image/errors.js';
+import { ImageError } from '../image/errors.js';
 import { DfuHilError } from '../errors.js';
 import { ToolMissingError } from '../probe/command-runner.js';
 import { ProbeError } from '../probe/probe.js';

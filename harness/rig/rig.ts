@@ -25,7 +25,7 @@ import type { SavedBoard } from './sim/sim-state-store.js';
 import { entryMethodsOf, type EntryOptions } from './entry-methods.js';
 import type { BootloaderProfileName, EntryMethod, ProbeTool, RigKind, UsbId } from './config/vocabulary.js';
 
-// Structural image, progress and report types: harness/dfu/image's FirmwareImage and the
+// Structural image, progress and report types: harness/image's FirmwareImage and the
 // DfuseClient's DfuProgress, DownloadReport and LeaveReport all satisfy them.
 
 /** An image to flash: bytes at absolute addresses. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { imageToBin } from '../dfu/image/firmware-image.js';
+import { imageToBin } from '../image/firmware-image.js';
 import { loadReferenceImages, REPO_ROOT, type ReferenceImages } from '../rig/reference-images.js';
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import type { ExposedBoard } from './exposed-board.js';

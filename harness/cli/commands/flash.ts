@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadImageFile } from '../../dfu/image/image-file.js';
+import { loadImageFile } from '../../image/image-file.js';
 import { hex32 } from '../../errors.js';
 import { formatUsbId } from '../../rig/config/schema.js';
 import type { DfuEntryReport, Rig, RigFlashReport, RigStep } from '../../rig/rig.js';

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readElf } from '../../dfu/image/elf.js';
+import { readElf } from '../../image/elf.js';
 import { unicornAvailability } from '../../sim/cpu/unicorn-core.js';
 import { parseRigs } from '../config/load-rigs.js';
 import { createRig } from '../create-rig.js';

@@ -2,7 +2,7 @@
 // while the rig saw everything that reached the board, distrusted after a power cycle, a reset,
 // an armed fault or the probe; and the reference restore clears ECC errors a skip would keep.
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { parseRigs } from '../config/load-rigs.js';
 import { loadReferenceImages } from '../reference-images.js';
 import { createSimRig, type SimRig } from './sim-rig.js';

@@ -6,7 +6,7 @@
 // a bench runs.
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { guardBus } from '../../dfu/guarded-transport.js';
-import { announcedIdentity, VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE } from '../../dfu/image/version-block.js';
+import { announcedIdentity, VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE } from '../../image/version-block.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { ConsoleLog } from '../../serial/console-log.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';

@@ -5,7 +5,7 @@
 import type { DfuFunctionalDescriptor } from '../../usb/descriptors.js';
 import type { ResetCause } from '../contracts.js';
 import { DfuStatus } from '../../dfu-wire/dfu.js';
-import { DfuseCommand } from '../../dfu-wire/dfuse.js';
+import { DFUSE_BCD_DFU_VERSION, DfuseCommand } from '../../dfu-wire/dfuse.js';
 
 /** What memory an alternate setting reaches. */
 export type AltTarget = 'flash' | 'option-bytes';
@@ -145,7 +145,7 @@ const H7_ROM_BASE: BootloaderProfile = {
     // manifestation-tolerant as AN3156 §5.5 says) and 255 ms, as `dfu-util -v` logs of other ST ROMs
     // at 0483:df11 show and as ST's DFU class defines them (USBD_DFU_BM_ATTRIBUTES 0x0B,
     // USBD_DFU_DETACH_TIMEOUT 0xFF: STMicroelectronics/stm32-mw-usb-device Class/DFU/Inc/usbd_dfu.h).
-    functional: { bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a },
+    functional: { bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: DFUSE_BCD_DFU_VERSION },
     langIds: [0x0409],
   },
   commands: [DfuseCommand.Get, DfuseCommand.SetAddressPointer, DfuseCommand.Erase, DfuseCommand.ReadUnprotect],

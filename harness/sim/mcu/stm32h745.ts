@@ -6,7 +6,7 @@ import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
 import type { UsbGadget, UsbSocket } from '../../usb/gadget.js';
 import type { BankNumber, BootloaderHost, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
-import { isValidCode } from '../app/image-identity.js';
+import { imageVectorProblem } from '../../image/vector-table.js';
 import { TestApplication, type Cm4State, type TestAppHost, type TestAppSettings } from '../app/test-application.js';
 import type { Boot0Source } from '../boot0/boot0-source.js';
 import type { RomEntryBehaviour } from '../bootloader/profiles.js';
@@ -436,7 +436,7 @@ export class Stm32h745 {
   private isValidCodeAt(address: number): boolean {
     const flash = this.options.flash;
     if (!flash.contains(address, 8)) return false;
-    return isValidCode(address, flash.read(address, 8));
+    return imageVectorProblem(flash.read(address, 8), address) === undefined;
   }
 
   private startApp(vectorTable: number): void {

@@ -1,4 +1,4 @@
-import { DfuHilError } from '../../errors.js';
+import { DfuHilError } from '../errors.js';
 
 /**
  * What is wrong with an image, stable for scripts and negative specs (the error's `code` is
