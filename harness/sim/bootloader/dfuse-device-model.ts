@@ -8,7 +8,6 @@ import { DfuRequest, DfuState, DfuStatus, encodeStatus, isDfuInRequest } from '.
 import type { GadgetReply } from '../../usb/gadget.js';
 import { RequestKind, RequestRecipient, type SetupPacket } from '../../usb/spec.js';
 import type { BankNumber, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
-import { isInterruptibleFlash } from '../flash/sim-flash.js';
 import { BootloaderRam } from './bootloader-ram.js';
 import { Chapter9Device } from './chapter9-device.js';
 import type { BootloaderFaults, BusyOperation } from './faults.js';
@@ -459,7 +458,7 @@ export class DfuseDeviceModel {
     const sector = Math.floor((address - flash.base - (bank - 1) * bankSize) / flash.sectorSize);
     const cut = this.faults.onSectorErase(bank, sector, this.now);
     if (cut !== undefined) {
-      if (isInterruptibleFlash(flash)) flash.eraseSectorUntilPowerLoss(bank, sector, cut);
+      flash.eraseSectorUntilPowerLoss(bank, sector, cut);
       return this.powerLoss();
     }
     const { durationMs } = flash.eraseSector(bank, sector);
@@ -526,8 +525,7 @@ export class DfuseDeviceModel {
     if (this.hangsOnFlashAccess()) return SILENT;
     const cut = this.faults.onProgram(data.length, this.now);
     if (cut !== undefined) {
-      if (isInterruptibleFlash(flash)) flash.programUntilPowerLoss(address, data, cut);
-      else if (cut > 0) flash.program(address, data.subarray(0, cut));
+      flash.programUntilPowerLoss(address, data, cut);
       return this.powerLoss();
     }
     const { durationMs } = flash.program(address, data);

@@ -5,7 +5,7 @@
 import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
 import type { UsbGadget, UsbSocket } from '../../usb/gadget.js';
-import type { BankNumber, BootloaderHost, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
+import type { BootloaderHost, FlashChange, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
 import { imageVectorProblem } from '../../image/vector-table.js';
 import { TestApplication, type Cm4State, type TestAppHost, type TestAppSettings } from '../app/test-application.js';
 import type { Boot0Source } from '../boot0/boot0-source.js';
@@ -36,17 +36,6 @@ export interface SystemMemoryCode {
   stop(): void;
 }
 
-/** User flash as the chip sees it, with the ECC scan the application model needs. */
-export type ChipFlash = FlashMemory & {
-  /** Start addresses of flash words with an ECC error. */
-  eccErrorWords?(address: number, length: number): number[];
-  memoryFootprintBytes?(): number;
-  /** The flash array, which an executing core maps (executed mode needs it). */
-  memoryView?(): Uint8Array;
-  /** Reports every program and erase, so translated code is dropped. */
-  onChange?(listener: (address: number, length: number) => void): () => void;
-};
-
 /** What the Cortex-M7 is doing. */
 export type Cm7State = 'off' | 'app' | 'bootloader' | 'lockup';
 
@@ -60,7 +49,7 @@ export type Cm7Execution =
 /** Options for {@link Stm32h745}. */
 export interface Stm32h745Options {
   clock: Clock;
-  flash: ChipFlash;
+  flash: FlashMemory;
   optionBytes: OptionBytesStore;
   /** Reads the boot-relevant option values (the option bytes' current values). */
   bootConfig: () => BootConfig;
@@ -117,8 +106,8 @@ export class Stm32h745 {
   readonly rcc = new Rcc();
   readonly sram = new Sram();
   readonly clock: Clock;
-  /** The flash as code on the chip sees it: erases are watched for the CM4's sake. */
-  readonly flash: ChipFlash;
+  /** The user flash, as everything on the chip reaches it. */
+  readonly flash: FlashMemory;
   /** The address space: memories and peripherals, for the core, the debug port and the model. */
   readonly map: Stm32h745MemoryMap;
   readonly rccPeripheral: RccPeripheral;
@@ -142,7 +131,8 @@ export class Stm32h745 {
   constructor(private readonly options: Stm32h745Options) {
     this.clock = options.clock;
     this.timers = new ChipTimers(options.clock);
-    this.flash = watchErases(options.flash, (banks) => this.onFlashErased(banks));
+    this.flash = options.flash;
+    this.flash.onChange((change) => { if (change.kind === 'erase') this.onFlashErased(change); });
     const charge = options.boot0ChargePin;
     if (charge) {
       const port = this.gpio.port(charge.port);
@@ -194,8 +184,7 @@ export class Stm32h745 {
     this.map = new Stm32h745MemoryMap({ memories: [...ramDevices, flashDevice, systemDevice], peripherals });
 
     if (executed) {
-      const view = options.flash.memoryView?.();
-      if (!view) throw new RangeError('executed mode needs a flash that exposes its array (memoryView)');
+      const view = options.flash.memoryView();
       const memories: CoreMemory[] = [
         ...this.sram.regions.map((r) => ({ name: r.name, base: r.start, bytes: this.sram.regionBytes(r.name), access: 'rwx' as const })),
         { name: 'user flash', base: options.flash.base, bytes: view, access: 'rx' },
@@ -206,7 +195,7 @@ export class Stm32h745 {
         coreHz: () => this.rccPeripheral.coreClockHz(),
         devices: [this.usart3],
         codeForWaits: () => [{ base: options.flash.base, bytes: view }],
-        eccErrorWords: () => options.flash.eccErrorWords?.(options.flash.base, options.flash.size) ?? [],
+        eccErrorWords: () => options.flash.eccErrorWords(),
         onEccRead: (address) => {
           const offset = address - options.flash.base;
           const bank = offset < BANK_SIZE ? 1 : 2;
@@ -218,7 +207,7 @@ export class Stm32h745 {
           lockup: (state) => this.onLockup(state),
         },
       });
-      options.flash.onChange?.((address, length) => this.executor?.codeChanged(address, length));
+      options.flash.onChange(({ address, length }) => this.executor?.codeChanged(address, length));
     }
   }
 
@@ -331,7 +320,7 @@ export class Stm32h745 {
 
   /** Bytes of host memory the chip's state takes. */
   memoryFootprintBytes(): number {
-    return this.sram.memoryFootprintBytes() + (this.options.flash.memoryFootprintBytes?.() ?? 0);
+    return this.sram.memoryFootprintBytes() + this.options.flash.memoryFootprintBytes();
   }
 
   private boot(level: 0 | 1): void {
@@ -478,13 +467,14 @@ export class Stm32h745 {
     this.options.uart.resetTransmitter(at);
   }
 
-  private onFlashErased(banks: BankNumber[]): void {
-    // Inferred (confidence L): erasing the bank the CM4 executes from pulls the code from
-    // under it; the core faults and locks up until the next reset.
+  private onFlashErased(erased: FlashChange): void {
+    // Inferred (confidence L): erasing anything in the bank the CM4 executes from pulls the code
+    // from under it; the core faults and locks up until the next reset.
     if (this.cm4 !== 'running' || this.cm4VectorTable === undefined) return;
-    const bank = this.cm4VectorTable >= BANK1 && this.cm4VectorTable < BANK1 + 2 * BANK_SIZE
-      ? (this.cm4VectorTable < BANK1 + BANK_SIZE ? 1 : 2) : undefined;
-    if (bank !== undefined && banks.includes(bank)) this.cm4 = 'lockup';
+    const table = this.cm4VectorTable;
+    if (table < BANK1 || table >= BANK1 + 2 * BANK_SIZE) return;
+    const bankStart = table < BANK1 + BANK_SIZE ? BANK1 : BANK1 + BANK_SIZE;
+    if (erased.address < bankStart + BANK_SIZE && erased.address + erased.length > bankStart) this.cm4 = 'lockup';
   }
 
   private appHost(): TestAppHost {
@@ -496,7 +486,7 @@ export class Stm32h745 {
       ram: this.sram,
       uart: this.options.uart,
       readFlash: (address, length) => this.options.flash.read(address, length),
-      eccErrorCount: (address, length) => this.options.flash.eccErrorWords?.(address, length).length ?? 0,
+      eccErrorCount: (address, length) => this.options.flash.eccErrorWords(address, length).length,
       after: (ms, fn) => { this.timers.after(ms, fn); },
       softwareReset: () => this.reset('software'),
       jumpToBootloader: () => this.startBootloader(),
@@ -537,25 +527,4 @@ export class Stm32h745 {
       powerOff: () => this.powerOff(),
     };
   }
-}
-
-/**
- * Wraps the flash so that erases are reported with the banks they hit; everything else
- * (power-loss variants included) passes through unchanged.
- */
-function watchErases<T extends object>(flash: T, erased: (banks: BankNumber[]) => void): T {
-  return new Proxy(flash, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (typeof property !== 'string' || !/^(erase|massErase)/.test(property)) return method.bind(target);
-      return (...args: unknown[]) => {
-        const result = method.apply(target, args);
-        const bank = args[0];
-        erased(bank === 1 || bank === 2 ? [bank] : [1, 2]);
-        return result;
-      };
-    },
-  });
 }
