@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DfuHilError } from '../errors.js';
+import { CliUsageError } from './usage-error.js';
 import { findRigsFile, loadRigs, pickRig, type PickedRig, type RigsFile } from '../rig/config/load-rigs.js';
 import { acquireRigLease, describeHolder, type RigLease } from '../rig/lock/rig-lock.js';
 import type { Rig, RigContext, RigFactory } from '../rig/rig.js';
@@ -28,13 +28,6 @@ export interface GlobalOptions {
   json?: boolean;
   /** Ms to wait for a busy (leased) hardware rig. */
   wait?: number;
-}
-
-/** A usage mistake found after parsing (a bad address, an unknown entry method). */
-export class CliUsageError extends DfuHilError {
-  constructor(message: string, hint: string) {
-    super('cli-usage', message, { hint, failureClass: 'usage' });
-  }
 }
 
 /** Per-run state shared by the commands: io, global options, the rigs file. */

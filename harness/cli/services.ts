@@ -3,7 +3,7 @@
 // Each loads what it needs when first used: a command on a simulated rig never loads the
 // hardware rig, its probe tools or libusb.
 import type { ReferenceImages } from '../rig/reference-images.js';
-import { RigInfrastructureError } from '../rig/rig.js';
+import { RigInfrastructureError } from '../rig/rig-errors.js';
 import type { CliServices } from './context.js';
 
 /** Options of {@link defaultCliServices}. */

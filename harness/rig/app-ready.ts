@@ -5,7 +5,7 @@
 import { ConsoleError, type ReadyBanner } from '../serial/test-app-console.js';
 import type { BackendPresence, RigBackends } from './backends.js';
 import type { RigConfig } from './config/load-rigs.js';
-import { RigTestError } from './rig.js';
+import { RigTestError } from './rig-errors.js';
 
 /** When to wait until, and for a boot after which console log position. */
 export interface AppReadyWait {

@@ -21,12 +21,13 @@ import type { RigFaults } from './faults.js';
 import type { FlashDigest } from './flash-digest.js';
 import type { LeaseHandle } from './lease-gate.js';
 import type { ReferenceImages } from './reference-images.js';
-import { referenceState, type ReferenceRestore } from './reference-state.js';
+import { referenceState } from './reference-state.js';
 import {
-  capabilitiesOf, requireCapabilities, RigCapabilityMissing, RigInfrastructureError, type DfuEntryReport,
-  type EnterDfuOptions, type Rig, type RigCapabilities, type RigFlashImage, type RigFlashOptions, type RigFlashReport,
-  type RigLeaveReport, type RigTrace, type SimulatedBoardAccess,
+  capabilitiesOf, requireCapabilities, type DfuEntryReport, type EnterDfuOptions, type Rig, type RigCapabilities,
+  type RigFlashImage, type RigFlashOptions, type RigFlashReport, type ReferenceRestore, type RigLeaveReport, type RigTrace,
+  type SimulatedBoardAccess,
 } from './rig.js';
+import { RigCapabilityMissing, RigInfrastructureError } from './rig-errors.js';
 
 /** What a rig is given besides its description and backends. */
 export interface BoardRigOptions {

@@ -5,7 +5,7 @@
 import { UsbError } from '../usb/errors.js';
 import { describeDevice, describeFilter, matchesFilter, type UsbBus, type UsbDeviceFilter, type UsbDeviceInfo } from '../usb/transport.js';
 import type { RigConfig } from './config/load-rigs.js';
-import { RigInfrastructureError } from './rig.js';
+import { RigInfrastructureError } from './rig-errors.js';
 
 /** Values in rigs.yaml that are still the example's placeholders. */
 export function isPlaceholder(value: string | undefined): boolean {

@@ -9,7 +9,7 @@
 import type { Clock } from '../clock/clock.js';
 import type { ConsoleLog } from '../serial/console-log.js';
 import { ConsoleError, type AppConsole } from '../serial/test-app-console.js';
-import { RigInfrastructureError } from './rig.js';
+import { RigInfrastructureError } from './rig-errors.js';
 
 /** Opens the console port once; throws when the port is not there (yet). */
 export type ConsoleOpener = () => Promise<AppConsole>;

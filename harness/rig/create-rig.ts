@@ -5,7 +5,8 @@ import type { RigConfig } from './config/load-rigs.js';
 import type { RigKind } from './config/vocabulary.js';
 import { borrowedLease } from './lease-gate.js';
 import { loadReferenceImages, referenceImagesFor, type ReferenceImages } from './reference-images.js';
-import { RigInfrastructureError, type Rig, type RigContext } from './rig.js';
+import { type Rig, type RigContext } from './rig.js';
+import { RigInfrastructureError } from './rig-errors.js';
 
 /** Options of {@link createRig} beyond the rig's description. */
 export interface CreateRigOptions {

@@ -17,14 +17,15 @@ import type { RigConfig } from './config/load-rigs.js';
 import type { EntryMethod } from './config/vocabulary.js';
 import type { ConsoleKeeper } from './console-keeper.js';
 import { boardFlashCache, describeFlash, flashOverDfu, leaveDfu, probeWatchedBy } from './dfu-operations.js';
-import { DFU_ENTRIES, type EntryOptions } from './entry-methods.js';
+import { DFU_ENTRIES } from './entry-methods.js';
 import { readGpioThroughProbe } from './gpio-over-probe.js';
 import type { LeaseHandle } from './lease-gate.js';
 import type { ReferenceImages } from './reference-images.js';
 import {
-  RigCapabilityMissing, RigInfrastructureError, type DfuEntryReport, type RigFlashImage, type RigFlashOptions,
-  type RigFlashReport, type RigLeaveReport, type RigStep,
+  type DfuEntryReport, type EnterDfuOptions, type RigFlashImage, type RigFlashOptions, type RigFlashReport,
+  type RigLeaveReport, type RigStep,
 } from './rig.js';
+import { RigCapabilityMissing, RigInfrastructureError } from './rig-errors.js';
 
 /** Records each rig action as a step, and keeps it off a board the rig no longer holds. */
 export class RigSteps {
@@ -50,12 +51,6 @@ export class RigSteps {
       throw error;
     }
   }
-}
-
-/** Options of {@link DfuStrategy.enter}. */
-export interface EnterOptions extends EntryOptions {
-  /** Overrides the rig's enumeration timeout. */
-  timeoutMs?: number;
 }
 
 /** The sequences of one rig over its backends. */
@@ -87,7 +82,7 @@ export class DfuStrategy {
   }
 
   /** Puts the board in the bootloader by `method` and waits for it to enumerate. */
-  enter(method: EntryMethod, options: EnterOptions = {}): Promise<DfuEntryReport> {
+  enter(method: EntryMethod, options: EnterDfuOptions = {}): Promise<DfuEntryReport> {
     return this.steps.run(`enter DFU by ${method}`, async () => {
       const started = this.clock.now();
       const entryMark = this.backends.console.log.mark();

@@ -18,10 +18,8 @@
 import { DfuError } from '../dfu/errors.js';
 import { DfuStatus } from '../dfu/protocol.js';
 import { DfuHilError } from '../errors.js';
-import { RigInfrastructureError, type Rig } from './rig.js';
-
-/** How the board was brought back. */
-export type ReferenceRestore = 'already' | 'reflashed' | 'reset' | 'recovered';
+import { RigInfrastructureError } from './rig-errors.js';
+import type { ReferenceRestore, Rig } from './rig.js';
 
 /** What the application reports about itself, for {@link ReferenceState}. */
 interface AppState {

@@ -10,10 +10,8 @@ import { UsbError } from '../usb/errors.js';
 import { RigLockLostError } from './lock/rig-lock.js';
 import { ConsoleError } from '../serial/test-app-console.js';
 import { parseRigs, type RigConfig } from './config/load-rigs.js';
-import {
-  capabilitiesFromConfig, classifyFailure, missingCapability, requireCapabilities, RigCapabilityMissing,
-  RigInfrastructureError, RigTestError,
-} from './rig.js';
+import { capabilitiesFromConfig, missingCapability, requireCapabilities } from './rig.js';
+import { classifyFailure, RigCapabilityMissing, RigInfrastructureError, RigTestError } from './rig-errors.js';
 
 const rigs = parseRigs(readFileSync(path.resolve(import.meta.dirname, '../../rigs.yaml'), 'utf8'), 'rigs.yaml');
 

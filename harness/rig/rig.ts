@@ -2,10 +2,8 @@
 // board, never how: no transport, no simulator internals. One class implements it, BoardRig
 // (board-rig.ts), over the backends of a simulated board or of a bench.
 //
-// Every error says how it counts (its failureClass, harness/errors.ts): RigInfrastructureError
-// is the bench failing, RigTestError the board, RigCapabilityMissing a check this rig cannot run.
+// Its errors are in rig-errors.ts.
 import type { Clock } from '../clock/clock.js';
-import { DfuHilError, type FailureClass } from '../errors.js';
 import type { TransferTrace } from '../usb/trace.js';
 import type { UsbBus, UsbDeviceInfo } from '../usb/transport.js';
 import type { ConsoleLog } from '../serial/console-log.js';
@@ -19,10 +17,10 @@ import type { RigConfig } from './config/load-rigs.js';
 import type { RigFaults } from './faults.js';
 import type { FlashDigest } from './flash-digest.js';
 import type { ReferenceImages } from './reference-images.js';
-import type { ReferenceRestore } from './reference-state.js';
 import type { LeaseHandle } from './lease-gate.js';
 import type { SavedBoard } from './sim/sim-state-store.js';
 import { entryMethodsOf, type EntryOptions } from './entry-methods.js';
+import { RigCapabilityMissing } from './rig-errors.js';
 import type { BootloaderProfileName, EntryMethod, ProbeTool, RigKind, UsbId } from './config/vocabulary.js';
 
 // Structural image, progress and report types: harness/image's FirmwareImage and the
@@ -90,6 +88,9 @@ export interface BootloaderDescription {
   vidPid: UsbId;
   layout: { flash: string; optionBytes: string };
 }
+
+/** How {@link Rig.restoreReference} brought the board back (reference-state.ts). */
+export type ReferenceRestore = 'already' | 'reflashed' | 'reset' | 'recovered';
 
 /** What a rig can do, from its description. */
 export interface RigCapabilities {
@@ -269,41 +270,10 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
   }
 }
 
-/** A spec needs something this rig lacks: skip it with `reason`, never pass it silently. */
-export class RigCapabilityMissing extends DfuHilError {
-  constructor(readonly rig: string, readonly need: RigNeed | string, readonly reason: string) {
-    super('rig-capability-missing', reason, { hint: 'Run this on a rig that has it (`dfu-hil rigs` lists them), or describe the wiring in rigs.yaml.', failureClass: 'capability' });
-  }
-}
-
 /** Throws {@link RigCapabilityMissing} unless `rig` meets every need. */
 export function requireCapabilities(rig: { name: string; capabilities: RigCapabilities }, ...needs: RigNeed[]): void {
   for (const need of needs) {
     const reason = missingCapability(rig, need);
     if (reason !== undefined) throw new RigCapabilityMissing(rig.name, need, reason);
   }
-}
-
-/** The bench failed (board absent, hub, probe tool, lock, power): retry or quarantine, not a firmware finding. */
-export class RigInfrastructureError extends DfuHilError {
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code.startsWith('rig-') ? code : `rig-${code}`, message, { ...options, failureClass: 'infrastructure' });
-  }
-}
-
-/** The board under test behaved wrongly: a finding about the firmware or bootloader. */
-export class RigTestError extends DfuHilError {
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code, message, options);
-  }
-}
-
-export type { FailureClass };
-
-/**
- * How a failure counts for retries and reports: the class the typed error carries. Anything
- * else counts against the board: infrastructure is claimed only when it is certain.
- */
-export function classifyFailure(error: unknown): FailureClass {
-  return error instanceof DfuHilError ? error.failureClass : 'test';
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import type { ReferenceRestore } from '../../rig/reference-state.js';
-import { RigInfrastructureError, type Rig } from '../../rig/rig.js';
+import type { ReferenceRestore } from '../../rig/rig.js';
+import { type Rig } from '../../rig/rig.js';
+import { RigInfrastructureError } from '../../rig/rig-errors.js';
 import type { CliContext } from '../context.js';
 
 const HOW: Record<ReferenceRestore, string> = {

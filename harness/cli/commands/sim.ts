@@ -2,7 +2,8 @@ import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { leaseGatedConnector } from '../../rig/lease-gate.js';
 import { relayConsole } from '../../serial/console-relay.js';
-import { CliUsageError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 import { EXPOSURE_ENV, exposureLeaseDir, type Exposure } from '../exposure.js';
 import { runningCodeOf } from '../running-code.js';
 

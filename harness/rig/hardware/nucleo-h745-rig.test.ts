@@ -22,7 +22,7 @@ import { acquireRigLease, RigLockBusyError, RigLockLostError } from '../lock/rig
 import { AmbiguousDeviceError } from '../bootloader-locator.js';
 import { DFU_ENTRY_MAGIC_ADDRESS } from '../entry-methods.js';
 import { syntheticReferenceImages } from '../reference-images.js';
-import { classifyFailure, RigCapabilityMissing } from '../rig.js';
+import { classifyFailure, RigCapabilityMissing } from '../rig-errors.js';
 import { UsbError } from '../../usb/errors.js';
 import { createNucleoH745Rig, type NucleoH745RigOptions } from './nucleo-h745-rig.js';
 

@@ -30,7 +30,8 @@ import { consoleResetLine } from '../dfu-strategy.js';
 import { borrowedLease, leaseGated, leaseGatedBus, type LeaseHandle } from '../lease-gate.js';
 import { acquireRigLease } from '../lock/rig-lock.js';
 import type { ReferenceImages } from '../reference-images.js';
-import { RigInfrastructureError, type RigContext } from '../rig.js';
+import { type RigContext } from '../rig.js';
+import { RigInfrastructureError } from '../rig-errors.js';
 import { UsbHubPower } from './usb-hub-power.js';
 
 /** Options of {@link openConsolePort}: where the rig's console is. */

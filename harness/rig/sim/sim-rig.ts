@@ -27,7 +27,7 @@ import { ConsoleKeeper } from '../console-keeper.js';
 import type { FlashDigest } from '../flash-digest.js';
 import { leaseGated, leaseGatedBus, type LeaseHandle } from '../lease-gate.js';
 import type { ReferenceImages } from '../reference-images.js';
-import { RigCapabilityMissing, RigInfrastructureError } from '../rig.js';
+import { RigCapabilityMissing, RigInfrastructureError } from '../rig-errors.js';
 import { SimRigFaults } from './sim-faults.js';
 import type { SavedBoard } from './sim-state-store.js';
 

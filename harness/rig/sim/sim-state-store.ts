@@ -15,7 +15,7 @@ import type { SimBoardState } from '../../sim/board/nucleo-h745.js';
 import type { DfuSessionState } from '../../sim/bootloader/dfuse-device-model.js';
 import { FLASH_WORD_BYTES } from '../../sim/flash/flash-bank.js';
 import type { OptionRegisters } from '../../sim/option-bytes/sim-option-bytes.js';
-import { RigInfrastructureError } from '../rig.js';
+import { RigInfrastructureError } from '../rig-errors.js';
 
 /** Version of the files; a store refuses files of another version instead of guessing. */
 export const SIM_STATE_FORMAT = 1;
