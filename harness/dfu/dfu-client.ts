@@ -27,7 +27,7 @@ export interface DfuClientOptions {
   pollCeilingMs?: number;
   /**
    * Longest a single operation (one command, one block, one erase) may stay busy, in ms. The
-   * default covers an F405-class mass erase (up to 32 s, field notes) with margin.
+   * default covers an F405-class mass erase (up to 32 s: dfu-util's src/dfuse.c forces a 35 s poll for it) with margin.
    */
   operationDeadlineMs?: number;
   /** Timeout of each control transfer, in ms. */
@@ -49,7 +49,7 @@ export const DEFAULT_DFU_CLIENT_OPTIONS: Readonly<Required<DfuClientOptions>> = 
   pollCeilingMs: 5_000,
   operationDeadlineMs: 40_000,
   // A device that NAKs while erasing answers GETSTATUS only when done: the H7 mass erase takes
-  // seconds, and 5 s timeouts are a known failure (field notes 6; pydfu waits 20 s).
+  // seconds, and 5 s timeouts are a known failure (espressif/esp-idf#6999 went from 5 s to 20 s; pydfu waits 20 s).
   controlTimeoutMs: 20_000,
   statusStallRetries: 3,
   allowOptionBytes: false,

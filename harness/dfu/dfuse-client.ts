@@ -24,7 +24,7 @@ export {
   type LeaveReport, type ResetCommandReport, type StuckEraseRecovery, type VerifyResult,
 } from './dfuse-executor.js';
 
-/** Linux libusb refuses control transfers above 4096 bytes (field notes, failure mode 10). */
+/** Linux libusb refuses control transfers above 4096 bytes (travisgoodspeed/md380tools#10; dfu-util 0.11 clamps -t to 4096 on Linux). */
 export const MAX_CONTROL_TRANSFER = 4096;
 
 /** Options of {@link DfuseClient.open}. */

@@ -278,7 +278,7 @@ export class OptionBytesGuardTransport implements UsbTransport {
       throw new DfuGuardError(`write data while the DfuSe address pointer is ${state.pointerUncertain ? 'uncertain (a Set Address Pointer was not confirmed)' : 'unknown'}`,
         'Send Set Address Pointer (0x21) and read its GETSTATUS to dfuDNLOAD-IDLE before writing, as DfuseClient does.');
     }
-    // The ROM computes the address from its own wTransferSize (facts §3); a host may believe
+    // The ROM computes the address from its own wTransferSize (docs/stm32h7-facts.md §3); a host may believe
     // this request's length is used. Check both places the block could land.
     const sizes = new Set([setup.wLength, ...(transferSize ? [transferSize] : [])]);
     const starts = [...sizes].map((size) => (state.pointer! + (setup.wValue - DFUSE_FIRST_DATA_BLOCK) * size) >>> 0);

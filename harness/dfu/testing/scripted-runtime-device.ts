@@ -17,7 +17,7 @@ export interface ScriptedRuntimeDeviceOptions {
   /** The device detaches by itself after DETACH (bitWillDetach); otherwise it waits for a USB reset. */
   willDetach?: boolean;
   wDetachTimeOut?: number;
-  /** How DETACH is answered (field notes 18: STALL, IO error or vanishing are all seen). */
+  /** How DETACH is answered (STALL, IO error or vanishing are all seen: NordicSemiconductor/nrf-device-setup-js PR #14). */
   detachReply?: 'ack' | 'stall' | 'disconnected';
   /** Virtual ms from DETACH (WillDetach) or reset to the switch. */
   switchDelayMs?: number;

@@ -415,7 +415,7 @@ export class Stm32h745 {
   }
 
   private onSupplyFault(description: string): void {
-    // "Target is not responding" until power is removed (stm32h7-dfu-facts.md §6).
+    // "Target is not responding" until power is removed (docs/stm32h7-facts.md §6).
     this.trouble = { kind: 'supply', description: `${description}; the board is unreachable until it is powered with BOOT0 high and mass-erased` };
     this.options.uart.resetTransmitter(this.now());
     this.stopCode();
