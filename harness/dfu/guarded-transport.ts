@@ -87,15 +87,24 @@ function reachesFlashRegisters(start: number, length: number): boolean {
   return start < H7_FLASH_REGISTERS.end && start + length > H7_FLASH_REGISTERS.start;
 }
 
+// Layout strings parsed once: the guard reads one for every DNLOAD, and a device has a handful.
+const parsedLayouts = new Map<string, MemoryLayout | undefined>();
+
 /** The layout an alt setting describes, or undefined when it has none. */
 function altLayout(description: UsbDescription, interfaceNumber: number, alt: number): MemoryLayout | undefined {
   const setting = description.configuration.interfaces.find((i) => i.bInterfaceNumber === interfaceNumber && i.bAlternateSetting === alt);
   if (setting?.name === undefined) return undefined;
-  try {
-    return MemoryLayout.parse(setting.name);
-  } catch {
-    return undefined;
+  if (!parsedLayouts.has(setting.name)) {
+    let layout: MemoryLayout | undefined;
+    try {
+      layout = MemoryLayout.parse(setting.name);
+    } catch {
+      layout = undefined;
+    }
+    if (parsedLayouts.size > 256) parsedLayouts.clear();
+    parsedLayouts.set(setting.name, layout);
   }
+  return parsedLayouts.get(setting.name);
 }
 
 /** True when an alt setting is (or may be) the option-byte memory: by its name, or by its addresses. */

@@ -116,7 +116,8 @@ export class SimFlash implements FlashMemory {
       word.fill(0xff);
       const from = Math.max(address, wordStart);
       const to = Math.min(end, wordStart + FLASH_WORD_BYTES);
-      word.set(data.subarray(from - address, to - address), from - wordStart);
+      // A byte loop, not set(subarray()): no view object per flash word on the hot path.
+      for (let a = from; a < to; a++) word[a - wordStart] = data[a - address]!;
       const index = offset / FLASH_WORD_BYTES;
       const cut = to < Math.min(fullEnd, wordStart + FLASH_WORD_BYTES);
       if (cut) {
