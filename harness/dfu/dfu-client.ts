@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.js';
+import { spendTime, type Clock } from '../clock/clock.js';
 import { UsbError } from '../usb/errors.js';
 import type { UsbTransport } from '../usb/transport.js';
 import { DfuError, DfuStateError, DfuTimeoutError, type DfuOperation } from './errors.js';
@@ -190,9 +190,12 @@ export class DfuClient {
     }
   }
 
-  /** Sleeps `ms` on the clock; a wait of 0 takes no timer and no event-loop turn. */
+  /**
+   * Waits `ms` on the clock, as the device asked. A wait of 0 takes no timer and no event-loop
+   * turn; on a virtual clock with nothing else due meanwhile, time passes at once (spendTime).
+   */
   private async pause(ms: number): Promise<void> {
-    if (ms > 0) await this.clock.sleep(ms);
+    if (ms > 0) await spendTime(this.clock, ms);
   }
 
   /**
