@@ -42,6 +42,18 @@ const layerRules = [
     },
   },
   {
+    // Firmware image formats are shared by the host, the rigs and the simulated board, so they know none of them.
+    files: ['harness/image/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{
+          group: ['**/dfu/**', '**/sim/**', '**/rig/**', '**/cli/**', '**/usb/**', '**/usb-emulation/**', '**/serial/**', '**/probe/**', '**/fixtures/**'],
+          message: 'The image module knows neither the host nor the simulator: formats only (and the DFU wire vocabulary the .dfu suffix shares).',
+        }],
+      }],
+    },
+  },
+  {
     files: ['harness/usb/**/*.ts', 'harness/dfu/**/*.ts'],
     // Host tests drive the simulator's DfuSe device model (one device model for host and simulator).
     ignores: ['harness/dfu/**/*.test.ts', 'harness/dfu/testing/**'],

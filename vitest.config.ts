@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { defineConfig } from 'vitest/config';
@@ -20,16 +21,30 @@ function hilRigs(): string[] {
   }
 }
 
+/** True when `file` runs and exits 0 (a tool the USB emulation needs is installed). */
+function commandWorks(file: string, args: readonly string[]): boolean {
+  try {
+    return spawnSync(file, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * umockdev's preload library, when installed: the `usb:<rig>` projects run the specs with the
- * harness's real libusb transport against the simulated board through it. Without umockdev they
- * are left out, and harness/usb-emulation's interop tests say why they were skipped.
+ * umockdev's preload library, when the USB emulation can run here: the `usb:<rig>` projects run
+ * the specs with the harness's real libusb transport against the simulated board through it. It
+ * needs umockdev (its preload library and its development files, found by pkg-config) and a C
+ * compiler to build the bridge on first use. Without them the projects are left out, and
+ * harness/usb-emulation's interop tests say why they were skipped.
  */
 function umockdevPreload(): string | undefined {
   if (process.platform !== 'linux' || process.env.DFU_HIL_NO_USB_EMULATION) return undefined;
-  return ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
+  const library = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib']
     .map((dir) => `${dir}/libumockdev-preload.so.0`)
     .find((lib) => existsSync(lib));
+  if (!library) return undefined;
+  if (!commandWorks('pkg-config', ['--exists', 'umockdev-1.0']) || !commandWorks(process.env.CC ?? 'gcc', ['--version'])) return undefined;
+  return library;
 }
 
 /** Simulated rigs run over the emulated USB: `USB_RIGS` (comma-separated), else the first simulated rig. */

@@ -42,7 +42,7 @@ function goalRows(figures: Record<string, number>): BenchRow[] {
     return {
       benchmark: 'goals', case: name,
       metrics: {
-        measured: value === undefined ? 'not measured' : `${value} ${goal.unit}`,
+        measured: value === undefined ? 'not measured' : `${Number(value.toPrecision(4))} ${goal.unit}`,
         goal: `${goal.direction} ${goal.value} ${goal.unit}`,
         met: met === undefined ? '' : met ? 'yes' : 'NO',
         what: goal.what,

@@ -103,11 +103,20 @@ export async function measureSimFlash(): Promise<SimFlashMeasurement> {
   return measurement;
 }
 
-/** The simulated-board benchmark: one row, 2 MiB across both banks. */
+/** Runs discarded while the JIT compiles the host and the simulator, then runs measured. */
+const WARM_UP_RUNS = 2;
+const MEASURED_RUNS = 5;
+
+/** The simulated-board benchmark: one row, 2 MiB across both banks, the median of the measured runs by wall time. */
 export const simFlashBench: Benchmark = async (): Promise<BenchRow[]> => {
-  const m = await measureSimFlash();
+  for (let i = 0; i < WARM_UP_RUNS; i++) await measureSimFlash();
+  const runs: SimFlashMeasurement[] = [];
+  for (let i = 0; i < MEASURED_RUNS; i++) runs.push(await measureSimFlash());
+  runs.sort((a, b) => a.wallMs - b.wallMs);
+  const m = runs[Math.floor(runs.length / 2)]!;
+  const best = runs[0]!;
   return [{
-    benchmark: 'host library on the simulated board (2 MiB across both banks, read back)',
+    benchmark: `host library on the simulated board (2 MiB across both banks, read back; median of ${MEASURED_RUNS} runs after ${WARM_UP_RUNS} to warm up)`,
     case: '2 x 1 MiB',
     metrics: {
       'read back': m.identical ? 'identical' : 'MISMATCH',
@@ -118,6 +127,7 @@ export const simFlashBench: Benchmark = async (): Promise<BenchRow[]> => {
       consistent: m.downloadMs >= m.flashBusyMs ? 'yes' : 'NO',
       'wall s': (m.wallMs / 1000).toFixed(2),
       'virtual/wall': (m.virtualMs / Math.max(m.wallMs, 0.001)).toFixed(1),
+      'best virtual/wall': (best.virtualMs / Math.max(best.wallMs, 0.001)).toFixed(1),
       transfers: m.controlTransfers,
       'board MiB': (m.boardBytes / MiB).toFixed(2),
       'heap delta MiB': (m.heapDeltaBytes / MiB).toFixed(2),

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadReferenceImages } from '../harness/rig/reference-images.js';
-import { SimRig } from '../harness/rig/sim/sim-rig.js';
+import { createSimRig } from '../harness/rig/sim/sim-rig.js';
 import { ExposedBoard } from '../harness/usb-emulation/exposed-board.js';
 import { findUmockdevSupport } from '../harness/usb-emulation/umockdev-support.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
@@ -19,7 +19,7 @@ const NAME = '1 MiB through the USB emulation (umockdev): dfu-util vs the harnes
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 async function dfuUtilWallMs(): Promise<{ ms: number; identical: boolean; exitCode: number | undefined }> {
-  const rig = await SimRig.create(await benchRig(), await loadReferenceImages());
+  const rig = await createSimRig(await benchRig(), await loadReferenceImages());
   const dir = await mkdtemp(path.join(tmpdir(), 'dfu-hil-bench-'));
   try {
     await rig.enterDfu('console-jump');
@@ -28,12 +28,12 @@ async function dfuUtilWallMs(): Promise<{ ms: number; identical: boolean; exitCo
     await writeFile(file, image.data);
     // No busy-time pacing: the harness's run below does not pace the board either, so both hosts
     // meet the same device and the ratio compares the hosts.
-    const exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, undefined, { busyTimeScale: 0 });
+    const exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.backends.board.usb }, undefined, { busyTimeScale: 0 });
     try {
       const started = performance.now();
       const result = await exposed.run('dfu-util', ['-a', '0', '-s', '0x08000000', '-D', file]);
       const ms = performance.now() - started;
-      const identical = Buffer.compare(Buffer.from(rig.board.flash.read(image.address, image.data.length)), Buffer.from(image.data)) === 0;
+      const identical = Buffer.compare(Buffer.from(rig.backends.board.flash.read(image.address, image.data.length)), Buffer.from(image.data)) === 0;
       return { ms, identical, exitCode: result.exitCode };
     } finally {
       await exposed.close();

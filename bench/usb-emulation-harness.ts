@@ -4,11 +4,11 @@
 import { systemClock } from '../harness/clock/clock.js';
 import { DfuseClient } from '../harness/dfu/dfuse-client.js';
 import { loadReferenceImages } from '../harness/rig/reference-images.js';
-import { SimRig } from '../harness/rig/sim/sim-rig.js';
+import { createSimRig } from '../harness/rig/sim/sim-rig.js';
 import { connectThroughUmockdev } from '../harness/usb-emulation/libusb-over-umockdev.js';
 import { benchImage, benchRig } from './usb-emulation-setup.js';
 
-const rig = await SimRig.create(await benchRig(), await loadReferenceImages(), { usb: connectThroughUmockdev });
+const rig = await createSimRig(await benchRig(), await loadReferenceImages(), { usb: connectThroughUmockdev });
 await rig.enterDfu('console-jump');
 const device = await rig.waitForBootloader();
 const image = benchImage();
@@ -21,7 +21,7 @@ for (const [name, clock] of [['realTime', systemClock], ['virtualTime', rig.cloc
   await client.close();
   figures[`${name}Ms`] = performance.now() - started;
 }
-figures.identical = Buffer.compare(Buffer.from(rig.board.flash.read(image.address, image.data.length)), Buffer.from(image.data)) === 0;
+figures.identical = Buffer.compare(Buffer.from(rig.backends.board.flash.read(image.address, image.data.length)), Buffer.from(image.data)) === 0;
 figures.transfers = rig.trace.usb.mark();
 await rig.close();
 process.stdout.write(`${JSON.stringify(figures)}\n`);

@@ -1,6 +1,6 @@
 // What both hosts in usb-emulation-bench.ts flash: the same simulated rig and the same 1 MiB.
 import path from 'node:path';
-import type { ImageSegment } from '../harness/dfu/image/firmware-image.js';
+import type { ImageSegment } from '../harness/image/firmware-image.js';
 import { loadRigs, type RigConfig } from '../harness/rig/config/load-rigs.js';
 import { REPO_ROOT } from '../harness/rig/reference-images.js';
 import { patternBytes } from './sim-bench.js';

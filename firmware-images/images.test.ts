@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DFUSE_DEVICE, imageDigest, imageToBin, imageVectorProblem, readDfu, readHex, readImageVersionBlock,
-} from '../harness/dfu/image/index.js';
+} from '../harness/image/index.js';
 import { IMAGE_ROLES, MUTANTS, packageImages, type ImageRole, type Manifest } from './tools/package-images.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

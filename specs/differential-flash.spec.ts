@@ -2,8 +2,8 @@
 // knowing what the board holds from its own record or by reading it back, and distrusting that
 // record whenever something else may have touched the board.
 import { describe } from 'vitest';
-import { buildTestAppImage } from '../harness/dfu/image/synthetic-app.js';
-import type { FirmwareImage } from '../harness/dfu/image/firmware-image.js';
+import { buildTestAppImage } from '../harness/image/synthetic-app.js';
+import type { FirmwareImage } from '../harness/image/firmware-image.js';
 import { describeDfuTransfers } from '../harness/dfu/protocol.js';
 import { changedSectors } from '../harness/rig/flash-digest.js';
 import type { Rig } from '../harness/rig/rig.js';
@@ -86,7 +86,7 @@ describe('differential flashing', () => {
   });
 
   test('a board changed behind the harness\'s back over SWD: the record is distrusted and the result is still right', async ({ rig, dfu, needs }) => {
-    needs('probe');
+    needs('debug-probe');
     const image = threeSectorImage();
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await rig.flash(image);

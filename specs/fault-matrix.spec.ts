@@ -8,7 +8,6 @@
 // copes with a fault shows up here as a changed cell.
 import { describe } from 'vitest';
 import { DfuHilError } from '../harness/errors.js';
-import { restoreReferenceApp } from '../harness/rig/reference-state.js';
 import type { ArmedFault, RigFaults } from '../harness/rig/faults.js';
 import type { Rig } from '../harness/rig/rig.js';
 import { expect, test, type DfuOpener } from '../fixtures/hil.js';
@@ -176,7 +175,7 @@ describe('the fault matrix: ten faults in each of the four phases of an update',
         expect(virtualMs).toBeLessThan(120_000);
         // Not bricked: the harness brings the board back to the reference application.
         rig.faults!.clear();
-        await bounded('recovery', restoreReferenceApp(rig));
+        await bounded('recovery', rig.restoreReference());
         expect(await rig.console.version()).toEqual(rig.images.identity.a);
       });
     }

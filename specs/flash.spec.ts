@@ -2,12 +2,12 @@
 // erasing exactly the sectors the image touches and nothing else.
 import * as allure from 'allure-js-commons';
 import { describe } from 'vitest';
-import { loadImageFile } from '../harness/dfu/image/image-file.js';
-import { buildTestAppImage } from '../harness/dfu/image/synthetic-app.js';
+import { loadImageFile } from '../harness/image/image-file.js';
+import { buildTestAppImage } from '../harness/image/synthetic-app.js';
 import { MemoryLayout } from '../harness/dfu/layout.js';
 import { changedSectors } from '../harness/rig/flash-digest.js';
 import type { Rig } from '../harness/rig/rig.js';
-import type { FirmwareImage } from '../harness/dfu/image/firmware-image.js';
+import type { FirmwareImage } from '../harness/image/firmware-image.js';
 import { expect, test, type DfuOpener } from '../fixtures/hil.js';
 
 /** Sector start addresses `image` touches, in the rig's flash layout. */

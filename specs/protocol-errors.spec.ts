@@ -4,7 +4,7 @@ import * as allure from 'allure-js-commons';
 import { describe } from 'vitest';
 import { DfuError } from '../harness/dfu/errors.js';
 import { DfuState } from '../harness/dfu/protocol.js';
-import { buildTestAppImage } from '../harness/dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../harness/image/synthetic-app.js';
 import { expect, test } from '../fixtures/hil.js';
 
 const OPTION_BYTES = 0x5200201c;
@@ -22,7 +22,7 @@ describe('protocol errors', () => {
   });
 
   test('under readout protection, reads and writes end in errVENDOR; Read Unprotect erases and the board is recovered', async ({ rig, dfu, images, needs }) => {
-    needs('option-bytes', 'probe', 'test-app-console');
+    needs('option-bytes', 'debug-probe', 'test-app-console');
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     const ob = await dfu({ altSetting: 'Option Bytes' });
     const block = await ob.upload(OPTION_BYTES, 128);

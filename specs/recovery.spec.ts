@@ -5,7 +5,7 @@ import { expect, test } from '../fixtures/hil.js';
 
 describe('recovery', () => {
   test('after power loss mid-flash, the board is restored to a bootable image', async ({ rig, console: appConsole, images, needs }) => {
-    needs('faults', 'power-control', 'probe');
+    needs('faults', 'power-control', 'debug-probe');
     // Power goes the moment programming starts after sector 0 was erased: no vector table left.
     const cut = rig.faults!.powerLossAfterBytes(0);
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
@@ -34,7 +34,7 @@ describe('recovery', () => {
     // Whatever the half-written image does now, a working entry path and a reflash repair it.
     const banner = await rig.waitForApp(2_000).catch(() => undefined);
     if (banner === undefined) {
-      needs('probe');
+      needs('debug-probe');
       await rig.recover(images.appA);
     }
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);

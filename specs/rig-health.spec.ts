@@ -1,7 +1,7 @@
 // The bench itself, checked once before the other specs (fixtures/rig-health-setup.ts). When
 // it fails, this is the one failure reported, as infrastructure; every other spec is skipped
 // with the same reason rather than failing for it.
-import { RigInfrastructureError } from '../harness/rig/rig.js';
+import { RigInfrastructureError } from '../harness/rig/rig-errors.js';
 import { expect, healthTest } from '../fixtures/hil.js';
 
 healthTest('the rig is fit to run the suite: its description reads, its lease, console and USB open', ({ rigHealth }) => {

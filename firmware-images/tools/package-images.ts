@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import {
   imageDigest, imageStart, imageToBin, imageVectorProblem, loadBin, readHex, readImageVersionBlock, writeDfu,
-} from '../../harness/dfu/image/index.js';
+} from '../../harness/image/index.js';
 
 /** What each image is for in the specs. */
 export type ImageRole = 'A' | 'B' | 'broken' | 'cm4';

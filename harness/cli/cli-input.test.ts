@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestAppImage, createFirmwareImage, imageToBin, writeDfu } from '../dfu/image/index.js';
+import { buildTestAppImage, createFirmwareImage, imageToBin, writeDfu } from '../image/index.js';
 import { ExitCode } from './exit-codes.js';
 import { useCliProject } from './testing/cli-project.js';
 

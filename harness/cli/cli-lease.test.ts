@@ -7,10 +7,9 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestAppImage, createFirmwareImage, writeDfu } from '../dfu/image/index.js';
+import { buildTestAppImage, createFirmwareImage, writeDfu } from '../image/index.js';
 import { acquireRigLease } from '../rig/lock/rig-lock.js';
 import { REPO_ROOT } from '../rig/reference-images.js';
-import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';
 import { findUmockdevSupport } from '../usb-emulation/umockdev-support.js';
 import type { CliServices } from './context.js';
@@ -62,16 +61,17 @@ describe('leases on simulated rigs', () => {
     // Another run takes the board over while this one is between two steps.
     const services: CliServices = {
       ...base,
-      openSimRig: async (config, state, context) => {
-        const rig = await base.openSimRig!(config, state, context);
+      rigFactory: async (config, context) => {
+        const rig = await base.rigFactory(config, context);
         const flash = rig.flash.bind(rig);
-        rig.flash = async (image, options) => {
-          const holderFile = path.join(leaseDir(), 'sim-a.holder.json');
-          const current = JSON.parse(await readFile(holderFile, 'utf8')) as Record<string, unknown>;
-          await writeFile(holderFile, JSON.stringify({ ...current, leaseId: 'the-other-run', pid: 1 }));
-          return flash(image, options);
-        };
-        return rig as SimRig;
+        return Object.assign(rig, {
+          flash: async (...args: Parameters<typeof flash>) => {
+            const holderFile = path.join(leaseDir(), 'sim-a.holder.json');
+            const current = JSON.parse(await readFile(holderFile, 'utf8')) as Record<string, unknown>;
+            await writeFile(holderFile, JSON.stringify({ ...current, leaseId: 'the-other-run', pid: 1 }));
+            return flash(...args);
+          },
+        });
       },
     };
     const { code, stderr } = await cli(['flash', await imageFile('y', '3.0.0'), '--stay'], services);

@@ -3,8 +3,9 @@
 import { Command, Help } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, invokedCommand } from './command-index.js';
-import { CliContext, unavailableRigFactory } from './context.js';
+import { CliContext } from './context.js';
 import { runCli } from './main.js';
+import { defaultCliServices } from './services.js';
 
 const silent = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: process.cwd() };
 
@@ -23,7 +24,7 @@ describe('the command index', () => {
     const help = new Help();
     for (const entry of COMMANDS) {
       const program = new Command('dfu-hil');
-      (await entry.load())(program, new CliContext(silent, { rigFactory: unavailableRigFactory }, program), {});
+      (await entry.load())(program, new CliContext(silent, defaultCliServices(), program), {});
       expect(program.commands.map((c) => c.name()), entry.name).toEqual([entry.name]);
       expect(help.subcommandTerm(program.commands[0]!), entry.name).toBe(entry.term);
     }

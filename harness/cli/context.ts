@@ -1,29 +1,24 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DfuHilError } from '../errors.js';
+import { CliUsageError } from './usage-error.js';
 import { findRigsFile, loadRigs, pickRig, type PickedRig, type RigsFile } from '../rig/config/load-rigs.js';
 import { acquireRigLease, describeHolder, type RigLease } from '../rig/lock/rig-lock.js';
-import { RigNotAvailable, type Rig, type RigContext, type RigFactory } from '../rig/rig.js';
+import type { Rig, RigContext, RigFactory } from '../rig/rig.js';
 import type { RigConfig } from '../rig/config/load-rigs.js';
-import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore, simStateRoot } from '../rig/sim/sim-state-store.js';
-import type { SimBoardState } from '../sim/board/nucleo-h745.js';
 import type { UsbBus } from '../usb/transport.js';
 import { exposedLease, exposureFrom, exposureLeaseDir, openExposedRig, type Exposure } from './exposure.js';
 import type { CliIo } from './io.js';
 
 /** What the CLI is given from outside: how to build a rig and reach the USB bus. */
 export interface CliServices {
-  /** Builds the rig the user chose; the lead wires the simulated and hardware rigs here. */
+  /**
+   * Builds the rig the user chose, with the lease the CLI holds and, for a simulated rig, where its
+   * board is kept between commands (see {@link CliContext.withRig}).
+   */
   rigFactory: RigFactory;
   /** The USB bus for `devices` on hardware rigs (libusb). */
-  usbBus?: () => Promise<UsbBus>;
-  /**
-   * Opens a simulated rig on a saved board (`state`), or a factory-fresh one when undefined.
-   * With it, sim rigs keep their board between runs (see {@link CliContext.withRig}); without
-   * it they come from `rigFactory` and start fresh every time.
-   */
-  openSimRig?: (config: RigConfig, state: SimBoardState | undefined, context: RigContext) => Promise<SimRig>;
+  usbBus: () => Promise<UsbBus>;
 }
 
 /** The options every command accepts. */
@@ -33,18 +28,6 @@ export interface GlobalOptions {
   json?: boolean;
   /** Ms to wait for a busy (leased) hardware rig. */
   wait?: number;
-}
-
-/** Used until a real factory is injected: every rig kind reports itself as not built yet. */
-export const unavailableRigFactory: RigFactory = async (config) => {
-  throw new RigNotAvailable('opening a rig', config.kind);
-};
-
-/** A usage mistake found after parsing (a bad address, an unknown entry method). */
-export class CliUsageError extends DfuHilError {
-  constructor(message: string, hint: string) {
-    super('cli-usage', message, { hint });
-  }
 }
 
 /** Per-run state shared by the commands: io, global options, the rigs file. */
@@ -84,8 +67,13 @@ export class CliContext {
   /**
    * Opens the chosen rig for `work` and always closes it, holding the rig's lease throughout,
    * simulated or hardware, so that two runs never drive one board: a second run waits (--wait)
-   * or fails at once naming the holder. A lease lost on the way stops the work (the rig's bus,
-   * console and probe refuse) and ends the command as an infrastructure failure.
+   * or fails at once naming the holder. The lease is taken here, once, and handed to the rig. A
+   * lease lost on the way stops the work (the rig's bus, console and probe refuse) and ends the
+   * command as an infrastructure failure.
+   *
+   * A simulated rig lives only as long as this process, but its board must outlive it, as a real
+   * board outlives a command: the rig restores the saved board and saves it again however `work`
+   * ends (a flash that failed half-way has still changed the flash), unless the lease was lost.
    */
   async withRig<T>(work: (rig: Rig, lease: RigLease) => Promise<T>): Promise<T> {
     const { rig: config } = await this.pickedRig();
@@ -96,9 +84,11 @@ export class CliContext {
     const exposure = this.exposure;
     if (exposure?.rig === config.name) return this.withExposedRig(config, exposure, waitMs ?? 0, work);
     const lease = await this.leaseRig(config, waitMs ?? 0);
-    const context: RigContext = { env: this.io.env, warn: (m) => this.warn(m), lease };
+    const context: RigContext = {
+      env: this.io.env, warn: (m) => this.warn(m), lease,
+      ...(config.kind === 'sim' ? { savedBoard: this.simStateStore(config.name) } : {}),
+    };
     try {
-      if (config.kind === 'sim' && this.services.openSimRig) return await this.withSimRig(config, context, lease, work);
       const rig = await this.services.rigFactory(config, context);
       try {
         const result = await work(rig, lease);
@@ -176,27 +166,6 @@ export class CliContext {
   /** The saved board of simulated rig `rig`. */
   simStateStore(rig: string): SimStateStore {
     return new SimStateStore(this.simStateRoot, rig);
-  }
-
-  /**
-   * A simulated rig lives only as long as this process, but its board must outlive it, as a
-   * real board outlives a command: restore the saved board, and save it again however `work`
-   * ends (a flash that failed half-way has still changed the flash).
-   */
-  private async withSimRig<T>(config: RigConfig, context: RigContext, lease: RigLease, work: (rig: Rig, lease: RigLease) => Promise<T>): Promise<T> {
-    const store = this.simStateStore(config.name);
-    const rig = await this.services.openSimRig!(config, await store.load(), context);
-    try {
-      return await work(rig, lease);
-    } finally {
-      try {
-        // A board whose lease was lost may be another run's now: saving would overwrite its work.
-        await lease.check();
-        await store.save(rig.board.snapshot());
-      } finally {
-        await rig.close();
-      }
-    }
   }
 
   /** Writes a line to stdout. */

@@ -9,7 +9,7 @@ import type { RigConfig } from '../rig/config/load-rigs.js';
 import type { LeaseHandle } from '../rig/lease-gate.js';
 import { RigLockLostError } from '../rig/lock/rig-lock.js';
 import type { Rig, RigContext } from '../rig/rig.js';
-import { CliUsageError } from './context.js';
+import { CliUsageError } from './usage-error.js';
 
 /** The environment variable `sim expose` passes its programs. */
 export const EXPOSURE_ENV = 'DFU_HIL_EXPOSED';
@@ -90,6 +90,5 @@ export async function openExposedRig(config: RigConfig, exposure: Exposure, cont
     openConsole: async ({ path: socket, clock, log, commandTimeoutMs }) => openTestAppConsole({
       path: socket, binding: createSimSerialBinding(await connectRelayedConsole(socket), { path: socket }), clock, log, commandTimeoutMs,
     }),
-    pollIntervalMs: 20,
   });
 }

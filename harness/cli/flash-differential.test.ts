@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestAppImage, writeDfu } from '../dfu/image/index.js';
+import { buildTestAppImage, writeDfu } from '../image/index.js';
 import { useCliProject } from './testing/cli-project.js';
 
 const RIGS = `

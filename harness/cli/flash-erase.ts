@@ -5,7 +5,7 @@ import type { DfuseClient, StuckEraseRecovery } from '../dfu/dfuse-client.js';
 import type { MemoryLayout, Sector } from '../dfu/layout.js';
 import { DfuHilError, hex32 } from '../errors.js';
 import type { FlashProgress } from '../rig/rig.js';
-import { CliUsageError } from './context.js';
+import { CliUsageError } from './usage-error.js';
 import { formatSize } from './memory-arguments.js';
 import { explainReadoutProtection } from './readout-protection.js';
 import { describeMemory, type RigMemories } from './rig-memory.js';

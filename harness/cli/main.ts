@@ -12,7 +12,7 @@ import type { CliContext, CliServices } from './context.js';
 import { exitCodeFor } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 
-/** Services and test seams for {@link runCli}. */
+/** Services (the real ones where none is given) and test seams for {@link runCli}. */
 export type RunCliOptions = Partial<CliServices> & CommandSeams;
 
 const VERSION = '0.1.0';
@@ -53,11 +53,11 @@ async function buildProgram(argv: readonly string[], io: CliIo, options: RunCliO
   let ctx: CliContext | undefined;
   for (const entry of COMMANDS) {
     if (entry === invoked) {
-      const [register, { CliContext: Context, unavailableRigFactory }] = await Promise.all([entry.load(), import('./context.js')]);
+      const [register, { CliContext: Context }, { defaultCliServices }] = await Promise.all([entry.load(), import('./context.js'), import('./services.js')]);
+      const defaults = defaultCliServices();
       const services: CliServices = {
-        rigFactory: options.rigFactory ?? unavailableRigFactory,
-        ...(options.usbBus ? { usbBus: options.usbBus } : {}),
-        ...(options.openSimRig ? { openSimRig: options.openSimRig } : {}),
+        rigFactory: options.rigFactory ?? defaults.rigFactory,
+        usbBus: options.usbBus ?? defaults.usbBus,
       };
       ctx = new Context(io, services, program);
       register(program, ctx, options);

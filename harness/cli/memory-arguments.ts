@@ -1,5 +1,5 @@
 // Addresses and byte counts as a person types them at a bench: `0x08020000`, `131072`, `128K`.
-import { CliUsageError } from './context.js';
+import { CliUsageError } from './usage-error.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 * 1024 };
 

@@ -5,7 +5,7 @@ import { hex32 } from '../errors.js';
 import { ProbeError } from '../probe/probe.js';
 import type { ProbeTool } from '../rig/config/vocabulary.js';
 import { requireCapabilities, type FlashProgress, type Rig } from '../rig/rig.js';
-import { CliUsageError } from './context.js';
+import { CliUsageError } from './usage-error.js';
 import { explainReadoutProtection, RDP_OFFSET, refuseProtectedProbeRead } from './readout-protection.js';
 import type { RigMemory } from './rig-memory.js';
 
@@ -34,7 +34,7 @@ const PROBE_CHUNK = 256 * 1024;
 /** Picks the path a read takes on `rig` now, or says why none can be taken. */
 export async function chooseReadPath(rig: Rig, choice: ReadPathChoice): Promise<ReadPath> {
   if (choice === 'probe') {
-    requireCapabilities(rig, 'probe');
+    requireCapabilities(rig, 'debug-probe');
     return 'probe';
   }
   if (await rig.bootloaderPresent()) return 'dfu';

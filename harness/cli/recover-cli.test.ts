@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { writeDfu } from '../dfu/image/index.js';
+import { writeDfu } from '../image/index.js';
 import { syntheticReferenceImages } from '../rig/reference-images.js';
 import { ExitCode } from './exit-codes.js';
 import { useCliProject } from './testing/cli-project.js';

@@ -4,7 +4,7 @@
 import { hex32 } from '../errors.js';
 import { MemoryLayout } from '../dfu/layout.js';
 import type { RigConfig } from '../rig/config/load-rigs.js';
-import { CliUsageError } from './context.js';
+import { CliUsageError } from './usage-error.js';
 
 /** The flash and option-byte layouts the rig's bootloader reports (alt 0 and alt 1 on ST's ROM). */
 export interface RigMemories {

@@ -1,14 +1,14 @@
-// The real services `dfu-hil` runs with: rigs from createRig, simulated rigs on a saved board,
-// and libusb for `devices` on hardware. Tests pass their own (or these with synthetic images).
+// The real services `dfu-hil` runs with: rigs from createRig (simulated ones on their saved
+// board), and libusb for `devices` on hardware. Tests pass their own (or these with synthetic images).
 // Each loads what it needs when first used: a command on a simulated rig never loads the
 // hardware rig, its probe tools or libusb.
 import type { ReferenceImages } from '../rig/reference-images.js';
-import { RigInfrastructureError } from '../rig/rig.js';
+import { RigInfrastructureError } from '../rig/rig-errors.js';
 import type { CliServices } from './context.js';
 
 /** Options of {@link defaultCliServices}. */
 export interface DefaultCliServicesOptions {
-  /** The images a factory-fresh simulated board is programmed with; default the committed firmware, else synthetic. */
+  /** The reference images of the rigs (a factory-fresh simulated board is programmed with them); default the committed firmware, else synthetic. */
   images?: () => Promise<ReferenceImages>;
 }
 
@@ -16,11 +16,7 @@ export interface DefaultCliServicesOptions {
 export function defaultCliServices(options: DefaultCliServicesOptions = {}): CliServices {
   const images = options.images ?? (async () => (await import('../rig/reference-images.js')).loadReferenceImages());
   return {
-    rigFactory: async (config, context) => (await import('../rig/create-rig.js')).createRig(config, context),
-    openSimRig: async (config, state, context) => {
-      const { SimRig } = await import('../rig/sim/sim-rig.js');
-      return SimRig.create(config, await images(), { initialState: state, ...(context.lease ? { lease: context.lease } : {}) });
-    },
+    rigFactory: async (config, context) => (await import('../rig/create-rig.js')).createRig(config, context, { images: await images() }),
     usbBus: async () => {
       // The native module is needed only for hardware, and a machine without libusb should
       // still run every simulated command.

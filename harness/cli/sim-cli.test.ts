@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildTestAppImage, writeDfu } from '../dfu/image/index.js';
+import { buildTestAppImage, writeDfu } from '../image/index.js';
 import { GPIO_PORTS, GPIO_REGISTERS } from '../serial/console-protocol.js';
 import { ExitCode } from './exit-codes.js';
 import { useCliProject } from './testing/cli-project.js';

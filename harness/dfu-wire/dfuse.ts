@@ -10,6 +10,13 @@ export enum DfuseCommand {
   ReadUnprotect = 0x92,
 }
 
+/**
+ * bcdDFUVersion of ST's DfuSe extensions, in a DfuSe device's functional descriptor and in the
+ * suffix of a .dfu file (ST UM0391, "DfuSe File Format"; fwupd's fu-dfu-firmware.h calls it
+ * DFU_VERSION_DFUSE, "defined by ST").
+ */
+export const DFUSE_BCD_DFU_VERSION = 0x011a;
+
 /** wValue of the first data block: blocks 0 and 1 are reserved for commands by DfuSe. */
 export const DFUSE_FIRST_DATA_BLOCK = 2;
 

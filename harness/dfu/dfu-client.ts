@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.js';
+import { spendTime, type Clock } from '../clock/clock.js';
 import { UsbError } from '../usb/errors.js';
 import type { UsbTransport } from '../usb/transport.js';
 import { DfuError, DfuStateError, DfuTimeoutError, type DfuOperation } from './errors.js';
@@ -27,7 +27,7 @@ export interface DfuClientOptions {
   pollCeilingMs?: number;
   /**
    * Longest a single operation (one command, one block, one erase) may stay busy, in ms. The
-   * default covers an F405-class mass erase (up to 32 s, field notes) with margin.
+   * default covers an F405-class mass erase (up to 32 s: dfu-util's src/dfuse.c forces a 35 s poll for it) with margin.
    */
   operationDeadlineMs?: number;
   /** Timeout of each control transfer, in ms. */
@@ -49,7 +49,7 @@ export const DEFAULT_DFU_CLIENT_OPTIONS: Readonly<Required<DfuClientOptions>> = 
   pollCeilingMs: 5_000,
   operationDeadlineMs: 40_000,
   // A device that NAKs while erasing answers GETSTATUS only when done: the H7 mass erase takes
-  // seconds, and 5 s timeouts are a known failure (field notes 6; pydfu waits 20 s).
+  // seconds, and 5 s timeouts are a known failure (espressif/esp-idf#6999 went from 5 s to 20 s; pydfu waits 20 s).
   controlTimeoutMs: 20_000,
   statusStallRetries: 3,
   allowOptionBytes: false,
@@ -190,9 +190,12 @@ export class DfuClient {
     }
   }
 
-  /** Sleeps `ms` on the clock; a wait of 0 takes no timer and no event-loop turn. */
+  /**
+   * Waits `ms` on the clock, as the device asked. A wait of 0 takes no timer and no event-loop
+   * turn; on a virtual clock with nothing else due meanwhile, time passes at once (spendTime).
+   */
   private async pause(ms: number): Promise<void> {
-    if (ms > 0) await this.clock.sleep(ms);
+    if (ms > 0) await spendTime(this.clock, ms);
   }
 
   /**

@@ -16,7 +16,7 @@ import {
 import { checkReadable, MAX_BLOCK_NUMBER, planDownload, type BlockPlacement, type DownloadPlan } from './dfuse-plan.js';
 import type { FlashContentCache } from './flash-content-cache.js';
 import { MemoryLayout } from './layout.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import { guardTransport } from './guarded-transport.js';
 
 export {
@@ -24,7 +24,7 @@ export {
   type LeaveReport, type ResetCommandReport, type StuckEraseRecovery, type VerifyResult,
 } from './dfuse-executor.js';
 
-/** Linux libusb refuses control transfers above 4096 bytes (field notes, failure mode 10). */
+/** Linux libusb refuses control transfers above 4096 bytes (travisgoodspeed/md380tools#10; dfu-util 0.11 clamps -t to 4096 on Linux). */
 export const MAX_CONTROL_TRANSFER = 4096;
 
 /** Options of {@link DfuseClient.open}. */

@@ -4,8 +4,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DfuDescriptorError, DfuRangeError, OptionBytesRefusedError, RdpLevel2RefusedError } from './errors.js';
-import { blockRuns, describePlan, planDownload, sectorAfterWrite, sectorDigest, type BlockPlacement, type DfuseOp, type DownloadPlan, type DownloadPlanOptions } from './dfuse-plan.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import { blockRuns, describePlan, planDownload, sectorAfterWrite, sectorDigest, sectorDigestAfterWrite, type BlockPlacement, type DfuseOp, type DownloadPlan, type DownloadPlanOptions } from './dfuse-plan.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import { MemoryLayout } from './layout.js';
 
 // Modest run counts: the suite runs on 2 cores alongside everything else.
@@ -301,5 +301,25 @@ describe('planDownload', () => {
     expect(plan.optionBytes).toBe(true);
     block[1] = 0xcc;
     expect(() => planDownload([{ address: 0x5200201c, data: block }], OPTION_BYTES, options({ allowOptionBytes: true }))).toThrow(RdpLevel2RefusedError);
+  });
+});
+
+describe('sectorDigestAfterWrite', () => {
+  it('hashes what sectorAfterWrite builds, piece by piece, for any pieces of a sector', () => {
+    const sectorArb = fc.record({
+      size: fc.constantFrom(256, 4096, 5000, 10_000),
+      parts: fc.array(fc.record({ gap: fc.integer({ min: 0, max: 3000 }), length: fc.integer({ min: 1, max: 3000 }), seed: fc.nat({ max: 255 }) }), { maxLength: 4 }),
+    });
+    fc.assert(fc.property(sectorArb, ({ size, parts }) => {
+      const sector = { start: 0x0800_0000, size };
+      const segments: ImageSegment[] = [];
+      let at = sector.start - 100;
+      for (const p of parts) {
+        at += p.gap;
+        segments.push({ address: at, data: new Uint8Array(p.length).map((_, i) => (i * 13 + p.seed) & 0xff) });
+        at += p.length;
+      }
+      expect(sectorDigestAfterWrite(segments, sector)).toBe(sectorDigest(sectorAfterWrite(segments, sector)));
+    }), { seed: 1702, numRuns: 300 });
   });
 });

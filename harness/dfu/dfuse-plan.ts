@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { hex32 } from '../errors.js';
 import { DfuDescriptorError, DfuRangeError } from './errors.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import type { MemoryLayout, Sector } from './layout.js';
 import { checkOptionBytesWrite, isOptionBytesTarget, refuseRdpLevel2 } from './option-bytes-guard.js';
 import { DFUSE_FIRST_DATA_BLOCK, dfuseBlockAddress } from './protocol.js';
@@ -250,6 +250,27 @@ export function sectorDigest(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const ERASED_RUN = new Uint8Array(4096).fill(0xff);
+
+/**
+ * {@link sectorDigest} of {@link sectorAfterWrite}, hashed piece by piece: the same digest
+ * without a sector-sized copy for every sector an image touches.
+ */
+export function sectorDigestAfterWrite(segments: readonly ImageSegment[], sector: SectorSpan): string {
+  const hash = createHash('sha256');
+  const erased = (length: number): void => {
+    for (let left = length; left > 0; left -= ERASED_RUN.length) hash.update(ERASED_RUN.subarray(0, Math.min(left, ERASED_RUN.length)));
+  };
+  let at = sector.start;
+  for (const piece of piecesIn(segments, sector)) {
+    erased(piece.address - at);
+    hash.update(piece.data);
+    at = piece.address + piece.data.length;
+  }
+  erased(sector.start + sector.size - at);
+  return hash.digest('hex');
+}
+
 /** The parts of `segments` inside one sector, in address order. */
 function piecesIn(segments: readonly ImageSegment[], sector: SectorSpan): ImageSegment[] {
   const end = sector.start + sector.size;
@@ -311,7 +332,7 @@ export function planDownload(image: readonly ImageSegment[], layout: MemoryLayou
   const differential = options.erase === 'touched' && options.skipUnchanged === true;
   const sectors: SectorPlan[] = sectorsTouched(padded, layout).map((sector) => {
     const span = { start: sector.start, size: sector.size };
-    const digest = sectorDigest(sectorAfterWrite(padded, span));
+    const digest = sectorDigestAfterWrite(padded, span);
     if (!differential) return { ...span, action: 'write', digest, basis: 'full' };
     const known = options.knownSectors?.get(sector.start);
     if (known === undefined) return { ...span, action: 'check', digest, basis: 'read-back' };

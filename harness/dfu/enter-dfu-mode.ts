@@ -20,7 +20,7 @@ export interface EnterDfuModeOptions {
   dfuFilter?: UsbDeviceFilter;
   /**
    * Overall deadline for the switch, in ms. Re-enumeration delays vary by host (dfu-util waits
-   * 5 s by default, one project needed 2 s of sleep; field notes, failure mode 3).
+   * 5 s by default, one project needed 2 s of sleep; arduino/dfu-utils-cross PR #6).
    */
   timeoutMs?: number;
   /** wValue of DETACH: how long the device should wait for the reset. Default: its wDetachTimeOut, else 1000. */
@@ -41,7 +41,7 @@ export interface EnterDfuModeReport {
    * undefined when nothing was asked (already in DFU mode).
    */
   runtimeState?: DfuState | 'unsupported';
-  /** How DETACH was answered: devices answer with a STALL, an IO error or by vanishing (field notes 18). */
+  /** How DETACH was answered: devices answer with a STALL, an IO error or by vanishing (NordicSemiconductor/nrf-device-setup-js PR #14). */
   detachReply: 'ok' | UsbError['failure'] | 'not-sent';
   /** Whether the host drove a USB reset (not done when the device says WillDetach). */
   resetSent: boolean;

@@ -97,7 +97,7 @@ export class DfuRangeError extends DfuHilError {
   readonly address: number;
 
   constructor(problem: RangeProblem, address: number, detail: string) {
-    super(`dfu-range-${problem}`, `${detail} at ${hex32(address)}`, { hint: RANGE_HINTS[problem] });
+    super(`dfu-range-${problem}`, `${detail} at ${hex32(address)}`, { hint: RANGE_HINTS[problem], failureClass: 'usage' });
     this.problem = problem;
     this.address = address;
   }
@@ -108,6 +108,7 @@ export class OptionBytesRefusedError extends DfuHilError {
   /** `what` completes "refusing to ...", e.g. 'write the option bytes ("Option Bytes") at 0x5200201C'. */
   constructor(what: string) {
     super('dfu-option-bytes-refused', `refusing to ${what} without allowOptionBytes`, {
+      failureClass: 'usage',
       hint: 'Option bytes set boot addresses, protection and core enables; a wrong value can make the board unbootable. Pass allowOptionBytes: true only when the rig explicitly allows it.',
     });
   }
@@ -117,6 +118,7 @@ export class OptionBytesRefusedError extends DfuHilError {
 export class RdpLevel2RefusedError extends DfuHilError {
   constructor(address: number) {
     super('dfu-rdp2-refused', `refusing to write RDP = 0xCC (readout protection level 2) at ${hex32(address)}`, {
+      failureClass: 'usage',
       hint: 'RDP level 2 is irreversible: debug is disabled forever and the option bytes freeze. dfu-hil never writes it. Use 0xAA (level 0) or another value (level 1).',
     });
   }
@@ -126,6 +128,7 @@ export class RdpLevel2RefusedError extends DfuHilError {
 export class OptionBytesFormatError extends DfuHilError {
   constructor(address: number, length: number, blockStart: number, blockSize: number) {
     super('dfu-option-bytes-format', `option-byte write of ${length} bytes at ${hex32(address)}; the bootloader takes exactly ${blockSize} bytes at ${hex32(blockStart)}`, {
+      failureClass: 'usage',
       hint: 'Read the whole option-byte block first (upload), change the bytes you need, and write the whole block back.',
     });
   }

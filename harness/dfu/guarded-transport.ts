@@ -8,6 +8,7 @@
 // The guard follows both per device, shared by every guarded transport to that device, and
 // treats anything it cannot know (a pointer never set, an alternate setting never selected, a
 // Set Address Pointer whose outcome it has not seen) as the worst case.
+import { DFUSE_BCD_DFU_VERSION } from '../dfu-wire/dfuse.js';
 import type { Clock } from '../clock/clock.js';
 import { DfuHilError, hex32 } from '../errors.js';
 import type { UsbDescription } from '../usb/descriptors.js';
@@ -28,13 +29,10 @@ export interface OptionBytesPolicy {
 /** The default policy: nothing that changes option bytes. */
 export const REFUSE_OPTION_BYTES: Readonly<OptionBytesPolicy> = Object.freeze({ allowOptionBytes: false });
 
-/** bcdDFUVersion of ST's DfuSe extensions (facts §2, §8). */
-const DFUSE_VERSION = 0x011a;
-
 /** A request the guard will not send because it cannot tell where its data would land. */
 export class DfuGuardError extends DfuHilError {
   constructor(what: string, hint: string) {
-    super('dfu-guard-refused', `refusing to ${what}`, { hint });
+    super('dfu-guard-refused', `refusing to ${what}`, { hint, failureClass: 'usage' });
   }
 }
 
@@ -89,15 +87,24 @@ function reachesFlashRegisters(start: number, length: number): boolean {
   return start < H7_FLASH_REGISTERS.end && start + length > H7_FLASH_REGISTERS.start;
 }
 
+// Layout strings parsed once: the guard reads one for every DNLOAD, and a device has a handful.
+const parsedLayouts = new Map<string, MemoryLayout | undefined>();
+
 /** The layout an alt setting describes, or undefined when it has none. */
 function altLayout(description: UsbDescription, interfaceNumber: number, alt: number): MemoryLayout | undefined {
   const setting = description.configuration.interfaces.find((i) => i.bInterfaceNumber === interfaceNumber && i.bAlternateSetting === alt);
   if (setting?.name === undefined) return undefined;
-  try {
-    return MemoryLayout.parse(setting.name);
-  } catch {
-    return undefined;
+  if (!parsedLayouts.has(setting.name)) {
+    let layout: MemoryLayout | undefined;
+    try {
+      layout = MemoryLayout.parse(setting.name);
+    } catch {
+      layout = undefined;
+    }
+    if (parsedLayouts.size > 256) parsedLayouts.clear();
+    parsedLayouts.set(setting.name, layout);
   }
+  return parsedLayouts.get(setting.name);
 }
 
 /** True when an alt setting is (or may be) the option-byte memory: by its name, or by its addresses. */
@@ -221,7 +228,7 @@ export class OptionBytesGuardTransport implements UsbTransport {
     const description = await this.describe();
     const functional = description.configuration.dfuFunctional;
     const interfaceNumber = setup.wIndex & 0xff;
-    const dfuse = functional?.bcdDFUVersion === DFUSE_VERSION
+    const dfuse = functional?.bcdDFUVersion === DFUSE_BCD_DFU_VERSION
       || description.configuration.interfaces.some((i) => i.bInterfaceNumber === interfaceNumber && i.name?.startsWith('@'));
     // Plain DFU 1.1 has no address pointer and no option bytes to protect.
     if (!dfuse || data.length === 0) return;
@@ -280,7 +287,7 @@ export class OptionBytesGuardTransport implements UsbTransport {
       throw new DfuGuardError(`write data while the DfuSe address pointer is ${state.pointerUncertain ? 'uncertain (a Set Address Pointer was not confirmed)' : 'unknown'}`,
         'Send Set Address Pointer (0x21) and read its GETSTATUS to dfuDNLOAD-IDLE before writing, as DfuseClient does.');
     }
-    // The ROM computes the address from its own wTransferSize (facts §3); a host may believe
+    // The ROM computes the address from its own wTransferSize (docs/stm32h7-facts.md §3); a host may believe
     // this request's length is used. Check both places the block could land.
     const sizes = new Set([setup.wLength, ...(transferSize ? [transferSize] : [])]);
     const starts = [...sizes].map((size) => (state.pointer! + (setup.wValue - DFUSE_FIRST_DATA_BLOCK) * size) >>> 0);

@@ -3,9 +3,10 @@
 export * from './protocol.js';
 export * from './errors.js';
 export * from './layout.js';
+export * from './layout-check.js';
 export * from './option-bytes-guard.js';
 export * from './guarded-transport.js';
-export type { ImageSegment } from './image/firmware-image.js';
+export type { ImageSegment } from '../image/firmware-image.js';
 export { DfuClient, DEFAULT_DFU_CLIENT_OPTIONS, type DfuClientOptions, type PollOptions } from './dfu-client.js';
 export * from './dfuse-client.js';
 export * from './enter-dfu-mode.js';

@@ -2,7 +2,7 @@
 // the caller explicitly allows it, and never sets RDP level 2, whatever it is asked.
 import { hex32 } from '../errors.js';
 import { OptionBytesFormatError, OptionBytesRefusedError, RdpLevel2RefusedError } from './errors.js';
-import type { ImageSegment } from './image/firmware-image.js';
+import type { ImageSegment } from '../image/firmware-image.js';
 import type { MemoryLayout } from './layout.js';
 
 /**

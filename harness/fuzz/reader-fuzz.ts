@@ -7,11 +7,11 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DfuHilError } from '../errors.js';
-import { writeDfu } from '../dfu/image/dfuse-file.js';
-import { dfuSuffixCrc } from '../dfu/image/crc32.js';
-import { createFirmwareImage, type DfuseTarget } from '../dfu/image/firmware-image.js';
-import { readDfu } from '../dfu/image/dfuse-file.js';
-import { readHex, writeHex } from '../dfu/image/intel-hex.js';
+import { writeDfu } from '../image/dfuse-file.js';
+import { dfuSuffixCrc } from '../image/crc32.js';
+import { createFirmwareImage, type DfuseTarget } from '../image/firmware-image.js';
+import { readDfu } from '../image/dfuse-file.js';
+import { readHex, writeHex } from '../image/intel-hex.js';
 import { parseRigs, RigConfigError } from '../rig/config/load-rigs.js';
 
 /** The readers under test. */

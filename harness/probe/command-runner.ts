@@ -89,6 +89,7 @@ export const TOOL_INSTALL_HINTS: Readonly<Record<string, string>> = {
 export class ToolMissingError extends DfuHilError {
   constructor(readonly tool: string, purpose: string) {
     super('tool-missing', `${tool} was not found on PATH (${purpose})`, {
+      failureClass: 'infrastructure',
       hint: TOOL_INSTALL_HINTS[tool] ?? `Install ${tool} and put it on PATH.`,
     });
   }

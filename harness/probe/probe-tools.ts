@@ -1,31 +1,11 @@
-// Picks the probe driver a rig's `probe.tool` names, and says what each tool can do, so that a
-// rig can offer only the entry methods its probe supports.
+// Picks the probe driver a rig's `probe.tool` names (what each tool can do is in tool-features.ts).
 import type { Clock } from '../clock/clock.js';
 import type { CommandRunner } from './command-runner.js';
 import { CubeProgrammerProbe } from './cube-programmer-probe.js';
 import { DEFAULT_OPENOCD_BOARD, OpenOcdProbe } from './openocd-probe.js';
 import type { DebugProbe, ProbeLog } from './probe.js';
+import type { ProbeToolName } from './tool-features.js';
 import { StFlashProbe } from './st-flash-probe.js';
-
-/** Probe tools by their rigs.yaml names (the same list as the rig schema's PROBE_TOOLS). */
-export type ProbeToolName = 'st-flash' | 'openocd' | 'stm32-programmer-cli';
-
-/** What a tool can do beyond reads, flash programming, mass erase and an NRST reset. */
-export interface ProbeToolFeatures {
-  /** Writes RAM or registers without side effects (the magic word of the probe entry). */
-  memoryWrite: boolean;
-  /** A software (SYSRESETREQ) reset, the cause the magic-word check wants. */
-  systemReset: boolean;
-  /** The executable looked up on PATH. */
-  executable: string;
-}
-
-/** Features per tool; st-flash 1.7 lacks both (see st-flash-probe.ts). */
-export const PROBE_TOOL_FEATURES: Readonly<Record<ProbeToolName, ProbeToolFeatures>> = {
-  'st-flash': { memoryWrite: false, systemReset: false, executable: 'st-flash' },
-  openocd: { memoryWrite: true, systemReset: true, executable: 'openocd' },
-  'stm32-programmer-cli': { memoryWrite: true, systemReset: true, executable: 'STM32_Programmer_CLI' },
-};
 
 /** A rig's `probe:` section, as the factory needs it. */
 export interface ProbeSettings {

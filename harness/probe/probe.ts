@@ -41,7 +41,7 @@ export class ProbeLog {
 /** A probe command failed. */
 export class ProbeError extends DfuHilError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super('probe-failed', message, { hint: options.hint ?? 'Check the probe\'s USB cable and that no other tool (st-util, OpenOCD, CubeProgrammer) holds it.', cause: options.cause });
+    super('probe-failed', message, { hint: options.hint ?? 'Check the probe\'s USB cable and that no other tool (st-util, OpenOCD, CubeProgrammer) holds it.', cause: options.cause, failureClass: 'infrastructure' });
   }
 }
 

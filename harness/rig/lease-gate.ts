@@ -16,6 +16,11 @@ export interface LeaseHandle {
   release(): Promise<void>;
 }
 
+/** A lease the caller holds, as a rig uses it: checked like its own, but releasing it is left to the caller. */
+export function borrowedLease(lease: LeaseHandle): LeaseHandle {
+  return { assertHeld: () => lease.assertHeld(), check: () => lease.check?.() ?? Promise.resolve(), release: async () => undefined };
+}
+
 /** Calls that never reach the board: letting go of it and bookkeeping stay possible after a loss. */
 const UNGATED = new Set<string | symbol>(['close', 'dispose', 'release', 'mark', 'since', 'watch']);
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RigTestError } from './rig.js';
+import { RigTestError } from './rig-errors.js';
 import { checkRigHealth, unhealthyReason } from './rig-health-check.js';
 
 const BENCH = `

@@ -5,7 +5,8 @@
 import { DfuHilError } from '../errors.js';
 import { findRigsFile, loadRigs, pickRig } from './config/load-rigs.js';
 import { createRig } from './create-rig.js';
-import { classifyFailure, type RigContext, type RigFactory } from './rig.js';
+import { type RigContext, type RigFactory } from './rig.js';
+import { classifyFailure } from './rig-errors.js';
 
 /** The verdict, plain data so it can be handed from vitest's global setup to the workers. */
 export type RigHealth =

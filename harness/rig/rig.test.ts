@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DfuRangeError, RdpLevel2RefusedError } from '../dfu/errors.js';
+import { ImageError } from '../image/errors.js';
 import { DfuHilError } from '../errors.js';
+import { ToolMissingError } from '../probe/command-runner.js';
+import { ProbeError } from '../probe/probe.js';
+import { UsbError } from '../usb/errors.js';
+import { RigLockLostError } from './lock/rig-lock.js';
 import { ConsoleError } from '../serial/test-app-console.js';
-import { parseRigs } from './config/load-rigs.js';
-import {
-  capabilitiesFromConfig, classifyFailure, missingCapability, requireCapabilities, RigCapabilityMissing,
-  RigInfrastructureError, RigNotAvailable, RigTestError,
-} from './rig.js';
+import { parseRigs, type RigConfig } from './config/load-rigs.js';
+import { capabilitiesFromConfig, missingCapability, requireCapabilities } from './rig.js';
+import { classifyFailure, RigCapabilityMissing, RigInfrastructureError, RigTestError } from './rig-errors.js';
 
 const rigs = parseRigs(readFileSync(path.resolve(import.meta.dirname, '../../rigs.yaml'), 'utf8'), 'rigs.yaml');
 
@@ -28,14 +32,27 @@ describe('rig capabilities', () => {
     });
   });
 
-  it('gives hardware power control only with a switched hub port', () => {
+  it('gives hardware power control only with a switched hub port for the board, not the BOOT0 jumper\'s', () => {
     const bench = rigs.rigs.get('bench-1')!;
     expect(capabilitiesFromConfig(bench).powerControl).toBe(false);
-    const withHub = parseRigs('rigs:\n  b:\n    kind: nucleo-h745\n    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    entry:\n      boot0-jumper: { uhubctl: { location: "1-1", port: 3 } }\n', 'x.yaml').rigs.get('b')!;
-    const caps = capabilitiesFromConfig(withHub);
-    expect(caps.powerControl).toBe(true);
-    expect(caps.entryMethods).toEqual(['boot0-jumper']);
-    expect(caps.probe).toBeUndefined();
+    const bench2 = (rig: string): RigConfig => parseRigs(`rigs:\n  b:\n    kind: nucleo-h745\n    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n${rig}`, 'x.yaml').rigs.get('b')!;
+    // With BOOT0 held high, that port's power cycle starts the ROM, never the application.
+    const jumperOnly = capabilitiesFromConfig(bench2('    entry:\n      boot0-jumper: { uhubctl: { location: "1-1", port: 3 } }\n'));
+    expect(jumperOnly.powerControl).toBe(false);
+    expect(jumperOnly.entryMethods).toEqual(['boot0-jumper']);
+    expect(jumperOnly.probe).toBeUndefined();
+    const switched = capabilitiesFromConfig(bench2('    power: { uhubctl: { location: "1-1", port: 3 } }\n    entry: { boot0-jumper: {} }\n'));
+    expect(switched.powerControl).toBe(true);
+    expect(switched.entryMethods).toEqual(['boot0-jumper']);
+  });
+
+  it('offers an entry method only where the bound backends can run it, wherever the rig is', () => {
+    const withProbe = (tool: string): RigConfig => parseRigs(`rigs:\n  b:\n    kind: nucleo-h745\n    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: { tool: ${tool} }\n    entry: { console-jump:, probe: }\n`, 'x.yaml').rigs.get('b')!;
+    // st-flash can neither write RAM without side effects nor request SYSRESETREQ.
+    expect(capabilitiesFromConfig(withProbe('st-flash')).entryMethods).toEqual(['console-jump']);
+    expect(capabilitiesFromConfig(withProbe('openocd')).entryMethods).toEqual(['console-jump', 'probe']);
+    // The simulated probe can, whatever tool the rig names.
+    expect(capabilitiesFromConfig(rigs.rigs.get('sim-h745')!).entryMethods).toContain('probe');
   });
 
   it('names the reason a spec is skipped', () => {
@@ -43,7 +60,7 @@ describe('rig capabilities', () => {
     expect(missingCapability(bench, 'rc')).toBeUndefined();
     expect(missingCapability(bench, 'boot0-jumper')).toBe('rig "bench-1" does not offer the "boot0-jumper" entry method (it offers: console-jump, console-direct, rc, probe)');
     expect(missingCapability(bench, 'power-control')).toContain('cannot switch the board\'s power');
-    expect(() => requireCapabilities(bench, 'probe', 'option-bytes')).toThrow(RigCapabilityMissing);
+    expect(() => requireCapabilities(bench, 'debug-probe', 'option-bytes')).toThrow(RigCapabilityMissing);
     try {
       requireCapabilities(bench, 'option-bytes');
     } catch (error) {
@@ -55,17 +72,32 @@ describe('rig capabilities', () => {
 describe('failure classes', () => {
   it('separates the bench failing from the board failing', () => {
     expect(classifyFailure(new RigInfrastructureError('hub', 'hub port 3 did not switch'))).toBe('infrastructure');
-    expect(classifyFailure(new RigNotAvailable('enter', 'nucleo-h745'))).toBe('infrastructure');
     expect(classifyFailure(new ConsoleError('open-failed', 'cannot open'))).toBe('infrastructure');
     expect(classifyFailure(new ConsoleError('timeout', 'no answer'))).toBe('test');
     expect(classifyFailure(new RigTestError('gpio-after-leave', 'PA11 left in AF'))).toBe('test');
     expect(classifyFailure(new RigCapabilityMissing('sim-h745', 'boot0-jumper', 'no jumper'))).toBe('capability');
     expect(classifyFailure(new DfuHilError('dfu-status', 'errTARGET'))).toBe('test');
     expect(classifyFailure(new Error('anything else'))).toBe('test');
+    expect(classifyFailure(new UsbError('access', 'LIBUSB_ERROR_ACCESS'))).toBe('infrastructure');
+    expect(classifyFailure(new UsbError('stall', 'EP0 STALL'))).toBe('test');
+    expect(classifyFailure(new ProbeError('openocd exited with 1'))).toBe('infrastructure');
+    expect(classifyFailure(new ToolMissingError('uhubctl', 'power'))).toBe('infrastructure');
+    expect(classifyFailure(new RigLockLostError('sim-h745', new Error('taken over')))).toBe('infrastructure');
+  });
+
+  it('counts a request refused before it reached the board as usage', () => {
+    expect(classifyFailure(new DfuRangeError('outside-layout', 0x90000000, 'no memory'))).toBe('usage');
+    expect(classifyFailure(new RdpLevel2RefusedError(0x5200201c))).toBe('usage');
+    expect(classifyFailure(new ImageError('app.bin', 'no-address', 'no address'))).toBe('usage');
+    expect(classifyFailure(new ImageError('app.dfu', 'crc', 'bad CRC'))).toBe('test');
+  });
+
+  it('takes the class from the error\'s type, never from its code or message', () => {
+    expect(classifyFailure(new DfuHilError('console-open-failed', 'cannot open console'))).toBe('test');
+    expect(classifyFailure(new ConsoleError('open-failed', 'x'))).toBe('infrastructure');
   });
 
   it('prefixes infrastructure codes with rig-', () => {
     expect(new RigInfrastructureError('hub', 'x').code).toBe('rig-hub');
-    expect(new RigNotAvailable('flash', 'sim').message).toBe('flash is not available yet for rigs of kind "sim"');
   });
 });

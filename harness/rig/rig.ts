@@ -1,28 +1,29 @@
 // The Rig facade that specs, fixtures and the CLI use. It names what a bench can do with a
-// board, never how: no transport, no simulator internals. The simulated and hardware rigs
-// implement it.
+// board, never how: no transport, no simulator internals. One class implements it, BoardRig
+// (board-rig.ts), over the backends of a simulated board or of a bench.
 //
-// Failures are classified the way long-running labs do (LAVA's InfrastructureError vs
-// TestError): a RigInfrastructureError means the bench failed (retry it, quarantine it, do not
-// blame the firmware); a RigTestError means the board did something wrong (a finding);
-// RigCapabilityMissing means this rig cannot run the check at all (skip, with the reason).
-import { DfuHilError } from '../errors.js';
+// Its errors are in rig-errors.ts.
+import type { Clock } from '../clock/clock.js';
 import type { TransferTrace } from '../usb/trace.js';
+import type { UsbBus, UsbDeviceInfo } from '../usb/transport.js';
 import type { ConsoleLog } from '../serial/console-log.js';
 import type { GpioSnapshot } from '../serial/console-protocol.js';
-import type { ReadyBanner, TestAppConsole } from '../serial/test-app-console.js';
+import type { AppConsole, ReadyBanner } from '../serial/test-app-console.js';
 import type { DfuseClient, DfuseOpenOptions } from '../dfu/dfuse-client.js';
 import type { DebugProbe, ProbeLog } from '../probe/probe.js';
+import type { BackendPresence, SimulationBackend } from './backends.js';
+import { BACKEND_PRESENCE } from './backend-presence.js';
 import type { RigConfig } from './config/load-rigs.js';
 import type { RigFaults } from './faults.js';
 import type { FlashDigest } from './flash-digest.js';
 import type { ReferenceImages } from './reference-images.js';
 import type { LeaseHandle } from './lease-gate.js';
-import {
-  ENTRY_METHODS, type BootloaderProfileName, type EntryMethod, type ProbeTool, type RigKind, type UsbId,
-} from './config/vocabulary.js';
+import type { SavedBoard } from './sim/sim-state-store.js';
+import { entryMethodsOf, type EntryOptions } from './entry-methods.js';
+import { RigCapabilityMissing } from './rig-errors.js';
+import type { BootloaderProfileName, EntryMethod, ProbeTool, RigKind, UsbId } from './config/vocabulary.js';
 
-// Structural image, progress and report types: harness/dfu/image's FirmwareImage and the
+// Structural image, progress and report types: harness/image's FirmwareImage and the
 // DfuseClient's DfuProgress, DownloadReport and LeaveReport all satisfy them.
 
 /** An image to flash: bytes at absolute addresses. */
@@ -88,9 +89,12 @@ export interface BootloaderDescription {
   layout: { flash: string; optionBytes: string };
 }
 
+/** How {@link Rig.restoreReference} brought the board back (reference-state.ts). */
+export type ReferenceRestore = 'already' | 'reflashed' | 'reset' | 'recovered';
+
 /** What a rig can do, from its description. */
 export interface RigCapabilities {
-  /** Entry methods offered, in {@link ENTRY_METHODS} order. */
+  /** Entry methods offered, in the vocabulary's order (ENTRY_METHODS). */
   entryMethods: readonly EntryMethod[];
   /** The debug probe, when the rig has one (recover() needs it). */
   probe: { tool: ProbeTool } | undefined;
@@ -127,12 +131,13 @@ export interface RigTrace {
 }
 
 /** Options of {@link Rig.enterDfu}. */
-export interface EnterDfuOptions {
-  /** For `rc`: ms the application lets the RC decay before its reset. */
-  rcDelayMs?: number;
+export interface EnterDfuOptions extends EntryOptions {
   /** Overrides the rig's enumeration timeout. */
   timeoutMs?: number;
 }
+
+/** What `dfu-hil sim expose` needs of a simulated board: its USB socket, its console UART, what it runs. */
+export type SimulatedBoardAccess = Pick<SimulationBackend, 'usbConnector' | 'consoleLink' | 'runningCode'>;
 
 /** A bench (real or simulated) with one board on it. */
 export interface Rig {
@@ -140,8 +145,12 @@ export interface Rig {
   readonly kind: RigKind;
   readonly config: RigConfig;
   readonly capabilities: RigCapabilities;
-  /** The test application's console (stays open across target resets). */
-  readonly console: TestAppConsole;
+  /** The rig's clock: virtual on a simulated rig. */
+  readonly clock: Clock;
+  /** The USB bus the rig reaches its board's bootloader through (every transport on it guarded and leased). */
+  readonly bus: UsbBus & { readonly trace: TransferTrace };
+  /** The test application's console; one object that follows the port across target resets and power cycles. */
+  readonly console: AppConsole;
   readonly trace: RigTrace;
   /** Puts the board in the DfuSe bootloader by `method`; resolves once it has enumerated. */
   enterDfu(method: EntryMethod, options?: EnterDfuOptions): Promise<DfuEntryReport>;
@@ -151,13 +160,24 @@ export interface Rig {
   leave(): Promise<RigLeaveReport>;
   /** Resolves with the READY banner of the application's next boot. */
   waitForApp(timeoutMs?: number): Promise<ReadyBanner>;
+  /** Waits for the board's bootloader on the bus (after an entry another program made). */
+  waitForBootloader(timeoutMs?: number): Promise<UsbDeviceInfo>;
+  /**
+   * Brings the board into DFU mode (by `method`, else the cheapest method the rig offers) unless
+   * it is there already, or into its application (leaving DFU if it is there).
+   */
+  transition(target: 'dfu' | 'app', options?: { method?: EntryMethod }): Promise<void>;
+  /** Brings the board to the state every test starts from (reference-state.ts says which, and how); says how it got there. */
+  restoreReference(): Promise<ReferenceRestore>;
   /** GPIO registers of ports A..K as the application reads them now. */
   gpioSnapshot(): Promise<GpioSnapshot>;
-  /** Resets the board (NRST through the probe, or the console's reset). */
+  /** GPIO registers of ports A..K read through the debug probe; throws RigCapabilityMissing without one. */
+  probeGpioSnapshot(): Promise<GpioSnapshot>;
+  /** Resets the board (NRST, through the probe on a bench that has one, or the console's reset). */
   reset(): Promise<void>;
   /** Cuts and restores power; throws RigCapabilityMissing without power control. */
   powerCycle(): Promise<void>;
-  /** Brings a board back to a known application over SWD; throws RigCapabilityMissing without a probe. */
+  /** Brings a board back to a known application over SWD or through BOOT0; throws RigCapabilityMissing without either. */
   recover(image?: RigFlashImage): Promise<void>;
   /** Opens a DfuSe session on the bootloader the board is in (after {@link enterDfu}); close it when done. */
   openDfu(options?: Pick<DfuseOpenOptions, 'altSetting' | 'transferSize' | 'onProgress'>): Promise<DfuseClient>;
@@ -166,18 +186,19 @@ export interface Rig {
   /** The images this rig restores between tests: reference application A, B, a broken one, the CM4 image. */
   readonly images: ReferenceImages;
   /** The debug probe, on rigs with one. */
-  readonly probe?: DebugProbe;
+  readonly probe?: DebugProbe | undefined;
   /** Deliberate faults, on rigs that can inject them (the simulated rig). */
-  readonly faults?: RigFaults;
+  readonly faults?: RigFaults | undefined;
+  /** The simulated board's USB socket, console and state, on a simulated rig. */
+  readonly simulation?: SimulatedBoardAccess | undefined;
   /** Per-sector CRC32s of the user flash for the report's flash diff, on rigs where that is cheap. */
   flashDigest?(): Promise<FlashDigest>;
   /**
    * Forgets the rig's record of what the board's flash holds: the next flash reads back the
-   * sectors it would skip. The fixtures call it as each test starts, so what a test sends does
-   * not depend on the tests before it.
+   * sectors it would skip.
    */
-  forgetFlashContents?(): void;
-  /** Releases the console, USB and the rig lock. */
+  forgetFlashContents(): void;
+  /** Releases the console, USB and the rig lease (a simulated board is saved first, if the rig keeps one). */
   close(): Promise<void>;
 }
 
@@ -189,28 +210,34 @@ export interface RigContext {
   /**
    * The rig's lease, when the caller already holds it (the CLI takes it before opening the rig).
    * The rig touches the board only while it is held, and leaves releasing it to the caller.
+   * Without one, a rig whose board others can reach (a bench) takes its own.
    */
   lease?: LeaseHandle;
+  /**
+   * Where a simulated board outlives the rig (the CLI's saved boards): restored when the rig
+   * opens, saved when it closes while its lease is still held. Without it the board is fresh.
+   */
+  savedBoard?: SavedBoard;
 }
 
 /** Builds a rig from its description; injected into the CLI and fixtures. */
 export type RigFactory = (config: RigConfig, context: RigContext) => Promise<Rig>;
 
-/** A need a spec can declare: an entry method, a probe, power control, option-byte writes. */
-export type RigNeed = EntryMethod | 'probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console';
+/**
+ * A need a spec can declare: an entry method (`probe` is the probe entry method), a debug probe,
+ * power control, option-byte writes, fault injection, executed firmware, the test application's console.
+ */
+export type RigNeed = EntryMethod | 'debug-probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console';
 
-/** Derives what a rig can do from its description. */
-export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
-  const entryMethods = ENTRY_METHODS.filter((m) => config.entry[m] !== undefined);
-  const hubPower = config.power !== undefined || config.entry['boot0-jumper']?.uhubctl !== undefined;
+/** What a rig described by `config` can do with the backends `presence` says it binds. */
+export function capabilitiesOf(config: RigConfig, presence: BackendPresence): RigCapabilities {
   return {
-    entryMethods,
-    probe: config.probe ? { tool: config.probe.tool } : undefined,
-    // The simulator can always cut the board's power; hardware needs a switched hub port.
-    powerControl: config.kind === 'sim' || hubPower,
+    entryMethods: entryMethodsOf(config, presence).offered,
+    probe: presence.probe ? { tool: presence.probe.tool } : undefined,
+    powerControl: presence.power,
     optionBytes: config.allowOptionBytes,
-    faultInjection: config.kind === 'sim',
-    executesFirmware: config.kind !== 'sim' || config.application === 'executed',
+    faultInjection: presence.faults,
+    executesFirmware: presence.executesFirmware,
     testAppConsole: config.firmware === undefined || config.firmware.console,
     bootloader: {
       profile: config.bootloader.profile,
@@ -220,11 +247,16 @@ export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
   };
 }
 
+/** What a rig can do, from its description alone (before it is opened): the backends its kind binds for it. */
+export function capabilitiesFromConfig(config: RigConfig): RigCapabilities {
+  return capabilitiesOf(config, BACKEND_PRESENCE[config.kind](config));
+}
+
 /** Why `rig` cannot meet `need`, or undefined when it can: the skip reason for a spec. */
 export function missingCapability(rig: { name: string; capabilities: RigCapabilities }, need: RigNeed): string | undefined {
   const c = rig.capabilities;
   switch (need) {
-    case 'probe': return c.probe ? undefined : `rig "${rig.name}" has no debug probe (add a probe: section to rigs.yaml)`;
+    case 'debug-probe': return c.probe ? undefined : `rig "${rig.name}" has no debug probe (add a probe: section to rigs.yaml)`;
     case 'power-control': return c.powerControl ? undefined : `rig "${rig.name}" cannot switch the board's power (add power: { uhubctl: { location, port } })`;
     case 'option-bytes': return c.optionBytes ? undefined : `rig "${rig.name}" does not allow option-byte writes (allowOptionBytes: false)`;
     case 'faults': return c.faultInjection ? undefined : `rig "${rig.name}" cannot inject faults (only simulated rigs can)`;
@@ -238,57 +270,10 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
   }
 }
 
-/** A spec needs something this rig lacks: skip it with `reason`, never pass it silently. */
-export class RigCapabilityMissing extends DfuHilError {
-  constructor(readonly rig: string, readonly need: RigNeed | string, readonly reason: string) {
-    super('rig-capability-missing', reason, { hint: 'Run this on a rig that has it (`dfu-hil rigs` lists them), or describe the wiring in rigs.yaml.' });
-  }
-}
-
 /** Throws {@link RigCapabilityMissing} unless `rig` meets every need. */
 export function requireCapabilities(rig: { name: string; capabilities: RigCapabilities }, ...needs: RigNeed[]): void {
   for (const need of needs) {
     const reason = missingCapability(rig, need);
     if (reason !== undefined) throw new RigCapabilityMissing(rig.name, need, reason);
-  }
-}
-
-/** The bench failed (board absent, hub, probe tool, lock, power): retry or quarantine, not a firmware finding. */
-export class RigInfrastructureError extends DfuHilError {
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code.startsWith('rig-') ? code : `rig-${code}`, message, options);
-  }
-}
-
-/** The board under test behaved wrongly: a finding about the firmware or bootloader. */
-export class RigTestError extends DfuHilError {
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(code, message, options);
-  }
-}
-
-/** How a failure should be counted: the bench, the board, or a check this rig cannot run. */
-export type FailureClass = 'infrastructure' | 'test' | 'capability';
-
-/**
- * Classifies a failure for retries and reports. Anything not known to be the bench's fault
- * counts against the board: infrastructure is claimed only when it is certain.
- */
-export function classifyFailure(error: unknown): FailureClass {
-  if (error instanceof RigCapabilityMissing) return 'capability';
-  if (error instanceof RigInfrastructureError) return 'infrastructure';
-  // The bench itself failed: its config, lock, console port, USB permissions, or a probe tool.
-  if (error instanceof DfuHilError && ['rig-config', 'rig-lock-busy', 'rig-lock-lost', 'console-open-failed', 'console-port-closed', 'usb-access', 'usb-busy', 'probe-failed', 'tool-missing'].includes(error.code)) {
-    return 'infrastructure';
-  }
-  return 'test';
-}
-
-/** Thrown by commands and rigs not built yet for a rig kind. */
-export class RigNotAvailable extends RigInfrastructureError {
-  constructor(what: string, kind: RigKind) {
-    super('rig-not-available', `${what} is not available yet for rigs of kind "${kind}"`, {
-      hint: 'This part of dfu-hil is still being built; use a rig kind that has it, or the library API from a spec.',
-    });
   }
 }

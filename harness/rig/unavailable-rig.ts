@@ -2,7 +2,8 @@
 // libunicorn): it stands in for the real one so the suite still runs, and every spec is
 // skipped with the reason instead of failing to start.
 import type { RigConfig } from './config/load-rigs.js';
-import { capabilitiesFromConfig, RigCapabilityMissing, type Rig } from './rig.js';
+import { capabilitiesFromConfig, type Rig } from './rig.js';
+import { RigCapabilityMissing } from './rig-errors.js';
 
 const UNAVAILABLE = Symbol('rig unavailable');
 

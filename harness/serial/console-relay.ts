@@ -19,6 +19,7 @@ export interface ConsoleRelay {
 export class ConsoleRelayError extends DfuHilError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('console-open-failed', message, {
+      failureClass: 'infrastructure',
       hint: 'The program offering the console (dfu-hil sim expose) has ended, or another program holds the console. Run the command again under `dfu-hil sim expose`.',
       ...options,
     });

@@ -190,6 +190,31 @@ describe('TestAppConsole over a serialport stream', () => {
     await console.close();
   });
 
+  it('lets garbage without a line end through as noise once it passes 4096 bytes, and takes the READY after it', async () => {
+    const { device, console, clock } = await setup();
+    const ready = console.waitForReady(1_000, { after: console.mark() });
+    // A UART stuck at one level: bytes, never a line end. The parser does not hold them all.
+    for (let i = 0; i < 5; i++) device.raw('\u00ff'.repeat(1000));
+    await clock.sleep(1);
+    expect(console.log.list().filter((e) => e.noise).map((e) => e.text)).toEqual(['\\xFF'.repeat(5000)]);
+    device.raw('READY app 3.0.0\r\n');
+    expect(await ready).toMatchObject({ name: 'app', version: '3.0.0' });
+    // The banner came as a clean line of its own, not behind the garbage.
+    expect(console.log.list().filter((e) => e.direction === 'rx').map((e) => e.noise ?? false)).toEqual([true, false]);
+    await console.close();
+  });
+
+  it('logs what is left without a line end when the port closes as noise, never as a line', async () => {
+    const { device, console } = await setup();
+    const ready = console.waitForReady(1_000, { after: console.mark() });
+    device.raw('READY app 4.0.0\r\nREADY app 4.0');
+    expect(await ready).toMatchObject({ version: '4.0.0' });
+    await console.close();
+    const received = console.log.list().filter((e) => e.direction === 'rx');
+    expect(received.map((e) => [e.text, e.noise ?? false])).toEqual([['READY app 4.0.0', false], ['READY app 4.0', true]]);
+    expect(console.ready).toMatchObject({ version: '4.0.0' });
+  });
+
   it('sends pin and dfu commands in the protocol form', async () => {
     const { device, console } = await setup();
     device.onLine = () => device.say('OK');

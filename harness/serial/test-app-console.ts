@@ -2,8 +2,9 @@
 // logged with a timestamp, noise ignored, and a target that reboots mid-command reported as
 // such rather than as a timeout. The port stays open across target resets (the ST-LINK's
 // virtual COM port does not go away when the STM32 resets).
-import type { Duplex } from 'node:stream';
+import type { Duplex, TransformCallback } from 'node:stream';
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import { ReadlineParser } from '@serialport/parser-readline';
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import { DfuHilError } from '../errors.js';
 import { ConsoleLog } from './console-log.js';
@@ -34,7 +35,11 @@ export class ConsoleError extends DfuHilError {
   readonly lastLines: readonly string[];
 
   constructor(failure: ConsoleFailure, message: string, options: { command?: string; lastLines?: string[]; cause?: unknown } = {}) {
-    super(`console-${failure}`, message, { hint: HINTS[failure], cause: options.cause });
+    // A port that cannot be opened or went away is the bench's failure; the rest is the board's.
+    super(`console-${failure}`, message, {
+      hint: HINTS[failure], cause: options.cause,
+      failureClass: failure === 'open-failed' || failure === 'port-closed' ? 'infrastructure' : 'test',
+    });
     this.failure = failure;
     this.command = options.command;
     this.lastLines = options.lastLines ?? [];
@@ -85,21 +90,93 @@ interface ReadyWaiter {
 const MAX_LINE = 4096;
 const LAST_LINES = 5;
 
+/**
+ * serialport's line parser with a bound: the parser keeps a line until its end arrives, however
+ * long, so garbage without line ends (a UART glitching) is let through as one line once it passes
+ * MAX_LINE. What is left unterminated when the port closes is not a line: it goes to
+ * 'unterminated' instead. latin1 keeps every byte as one character, so noise (0x00, 0xFF) is
+ * seen as it came.
+ */
+class ConsoleLineParser extends ReadlineParser {
+  constructor() {
+    super({ delimiter: '\n', encoding: 'latin1' });
+  }
+
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    super._transform(chunk, encoding, (error) => {
+      if (!error && this.buffer.length > MAX_LINE) {
+        const garbage = this.buffer;
+        this.buffer = Buffer.alloc(0);
+        this.push(garbage);
+      }
+      callback(error);
+    });
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const rest = this.buffer;
+    this.buffer = Buffer.alloc(0);
+    if (rest.length > 0) this.emit('unterminated', rest.toString('latin1'));
+    callback();
+  }
+}
+
+/**
+ * What the rig, the fixtures and the specs use of the test application's console: one port's
+ * {@link TestAppConsole}, or a rig's view that follows the port when it is reopened.
+ */
+export interface AppConsole {
+  readonly log: ConsoleLog;
+  readonly name: string;
+  /** The last READY banner seen, if any. */
+  readonly ready: ReadyBanner | undefined;
+  /** A log position; pass it as `after` to {@link waitForReady} to wait for a boot that follows it. */
+  mark(): number;
+  /** Resolves with a READY banner that arrived after `after` (default: after the last command sent). */
+  waitForReady(timeoutMs: number, options?: { after?: number }): Promise<ReadyBanner>;
+  /** Sends one command and resolves with its data lines once `OK` arrives. */
+  command(text: string, timeoutMs?: number): Promise<DeviceLine[]>;
+  /** `version`: the application's name and version. */
+  version(): Promise<{ name: string; version: string }>;
+  /** `boot`: reset cause, entry, RSR, CM4 state, ECC count and the GPIO registers before init. */
+  boot(): Promise<BootReport>;
+  /** `gpio`: the GPIO registers of ports A..K now. */
+  gpio(): Promise<GpioSnapshot>;
+  /** `pin <Pxn> <0|1>`: drives a pin as a push-pull output. */
+  pin(pin: string, level: 0 | 1): Promise<void>;
+  /** `dfu jump`: magic word, software reset, early jump to the bootloader. */
+  dfuJump(): Promise<void>;
+  /** `dfu direct`: de-initialisation and a jump to the bootloader without a reset. */
+  dfuDirect(): Promise<void>;
+  /** `dfu rc [delay_ms]`: charges the BOOT0 RC circuit, waits `delayMs`, then a software reset. */
+  dfuRc(delayMs?: number): Promise<void>;
+  /** `reset`: a software reset; resolves with the READY banner of the new boot. */
+  reset(readyTimeoutMs?: number): Promise<ReadyBanner>;
+  /** Closes the port. */
+  close(): Promise<void>;
+}
+
 /** The test application's console, over any serial stream. */
-export class TestAppConsole {
+export class TestAppConsole implements AppConsole {
   readonly log: ConsoleLog;
   readonly name: string;
   private readonly clock: Clock;
   private readonly commandTimeoutMs: number;
-  private buffer = '';
+  private readonly lines = new ConsoleLineParser();
   private pending: PendingCommand | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly readyWaiters = new Set<ReadyWaiter>();
   private lastReady: (ReadyBanner & { index: number }) | undefined;
   private lastTxIndex = 0;
   private closedBy: ConsoleError | undefined;
-  // latin1 keeps every byte as one character, so line noise (0x00, 0xFF) is seen as it came.
-  private readonly onData = (chunk: Buffer | string): void => this.receive(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+  private readonly onLine = (line: string): void => {
+    // The console protocol ends lines with \r\n; a bare \n is taken too.
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.length > 0) this.handleLine(text);
+  };
+  private readonly onUnterminated = (text: string): void => {
+    this.log.record({ t: this.clock.now(), direction: 'rx', text: escapeNoise(text), noise: true });
+  };
   private readonly onClose = (): void => this.lose(new ConsoleError('port-closed', `console ${this.name} closed`));
   private readonly onError = (error: Error): void => {
     this.event(`port error: ${error.message}`);
@@ -111,7 +188,9 @@ export class TestAppConsole {
     this.log = options.log ?? new ConsoleLog();
     this.commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
     this.name = options.name ?? 'console';
-    stream.on('data', this.onData);
+    this.lines.on('data', this.onLine);
+    this.lines.on('unterminated', this.onUnterminated);
+    stream.pipe(this.lines);
     stream.on('close', this.onClose);
     stream.on('error', this.onError);
   }
@@ -216,7 +295,9 @@ export class TestAppConsole {
   /** Fails anything waiting, stops listening and closes the port. */
   async close(): Promise<void> {
     this.lose(new ConsoleError('port-closed', `console ${this.name} was closed by the harness`));
-    this.stream.off('data', this.onData);
+    this.stream.unpipe(this.lines);
+    this.lines.off('data', this.onLine);
+    this.lines.end();
     this.stream.off('close', this.onClose);
     this.stream.off('error', this.onError);
     // Late errors from a port being torn down must not crash the process.
@@ -270,21 +351,6 @@ export class TestAppConsole {
         if (error) pending.settle({ error: new ConsoleError('port-closed', `cannot write "${text}" to ${this.name}: ${error.message}`, { command: text, cause: error }) });
       });
     });
-  }
-
-  private receive(chunk: string): void {
-    this.buffer += chunk;
-    let newline: number;
-    while ((newline = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, newline).replace(/\r$/, '');
-      this.buffer = this.buffer.slice(newline + 1);
-      if (line.length > 0) this.handleLine(line);
-    }
-    if (this.buffer.length > MAX_LINE) {
-      const garbage = this.buffer;
-      this.buffer = '';
-      this.handleLine(garbage);
-    }
   }
 
   /**

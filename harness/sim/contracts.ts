@@ -12,10 +12,19 @@ export interface FlashBusy {
 /** Bank number on the STM32H745: bank 1 at 0x08000000, bank 2 at 0x08100000. */
 export type BankNumber = 1 | 2;
 
+/** One change to the flash: bytes programmed, or a range erased. */
+export interface FlashChange {
+  kind: 'program' | 'erase';
+  address: number;
+  length: number;
+}
+
 /**
- * The user flash as the flash interface presents it to code running on the chip: reads,
- * 256-bit flash-word programming, sector/bank/mass erase. Timing is returned, not slept,
- * so the caller decides how the busy time shows (a bootloader reports it as dfuDNBUSY).
+ * The user flash: the one seam through which everything on the simulated chip reaches it (code
+ * on the chip through the flash interface, the bootloader, the debug port, an executing core).
+ * Reads, 256-bit flash-word programming, sector/bank/mass erase, the cuts a power loss leaves,
+ * ECC state, and a report of every change. Timing is returned, not slept, so the caller decides
+ * how the busy time shows (a bootloader reports it as dfuDNBUSY).
  */
 export interface FlashMemory {
   readonly base: number;
@@ -27,9 +36,21 @@ export interface FlashMemory {
   read(address: number, length: number): Uint8Array;
   /** Programs bytes; a flash word that was not erased gets a sticky ECC error. */
   program(address: number, data: Uint8Array): FlashBusy;
+  /** Programs only the first `bytesBeforeLoss` bytes of `data`, as when power fails part-way; a flash word cut mid-way gets an ECC error. */
+  programUntilPowerLoss(address: number, data: Uint8Array, bytesBeforeLoss: number): FlashBusy;
   eraseSector(bank: BankNumber, sector: number): FlashBusy;
+  /** Erases only the first `fraction` of a sector (rounded to flash words), as when power fails mid-erase. */
+  eraseSectorUntilPowerLoss(bank: BankNumber, sector: number, fraction: number): FlashBusy;
   massErase(): FlashBusy;
   isWriteProtected(bank: BankNumber, sector: number): boolean;
+  /** Start addresses of the flash words in [address, address+length) that carry an ECC error (default: all of the flash). */
+  eccErrorWords(address?: number, length?: number): number[];
+  /** The flash array itself, for a core that maps it and executes from it: read it, never write it. */
+  memoryView(): Uint8Array;
+  /** Bytes of host memory the model holds. */
+  memoryFootprintBytes(): number;
+  /** Calls `listener` with every program and erase (translated code goes stale; a core loses its image); returns an unsubscribe. */
+  onChange(listener: (change: FlashChange) => void): () => void;
 }
 
 /** Readout protection as RM0399 decodes the RDP byte: 0xAA level 0, 0xCC level 2, else level 1. */

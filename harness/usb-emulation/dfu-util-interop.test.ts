@@ -5,8 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { imageStart, imageToBin } from '../dfu/image/firmware-image.js';
-import { writeDfu } from '../dfu/image/dfuse-file.js';
+import { imageStart, imageToBin } from '../image/firmware-image.js';
+import { writeDfu } from '../image/dfuse-file.js';
 import { DfuState, DfuStatus } from '../dfu-wire/dfu.js';
 import { runCli } from '../cli/main.js';
 import { defaultCliServices } from '../cli/services.js';
@@ -62,7 +62,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
   });
 
   const dfuUtil = (...args: string[]) => exposed.run('dfu-util', args, { timeoutMs: 60_000 });
-  const flashBytes = (address: number, length: number): Uint8Array => rig.board.flash.read(address, length);
+  const flashBytes = (address: number, length: number): Uint8Array => rig.backends.board.flash.read(address, length);
 
   describe('at a tenth of real time', () => {
     beforeEach(() => expose());
@@ -108,7 +108,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       expect(down.stdout).toContain('Done parsing DfuSe file');
       expect(flashBytes(FLASH, bin.length)).toEqual(bin);
       expect(flashBytes(FLASH + bin.length, 256).every((b) => b === 0xff)).toBe(true);
-      expect(rig.board.runningCode).toBe('bootloader');
+      expect(rig.backends.board.runningCode).toBe('bootloader');
     });
 
     it('reads the 308-byte option-byte window from alt 1, bank-2 registers included', async () => {
@@ -116,7 +116,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       await rm(back, { force: true });
       const up = await dfuUtil('-a', '1', '-s', '0x5200201C:308', '-U', back);
       expect(up.exitCode).toBe(0);
-      expect(new Uint8Array(await readFile(back))).toEqual(rig.board.optionBytes.readWindow());
+      expect(new Uint8Array(await readFile(back))).toEqual(rig.backends.board.optionBytes.readWindow());
     });
 
     it('mass-erases with :mass-erase:force, leaving every byte of both banks erased', async () => {
@@ -138,7 +138,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       expect(r.stderr).toContain('Error during download get_status');
       const banner = await rig.console.waitForReady(2000, { after: mark });
       expect([banner.name, banner.version]).toEqual([images.identity.b.name, images.identity.b.version]);
-      expect(rig.board.runningCode).toBe('app');
+      expect(rig.backends.board.runningCode).toBe('app');
       const list = await dfuUtil('-l');
       expect(list.stdout).not.toContain('Found DFU');
     });
@@ -150,7 +150,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       expect(r.stdout).toContain('Resetting USB to switch back to Run-Time mode');
       expect(flashBytes(0x0802_0000, 64)).toEqual(imageToBin(images.appB).subarray(0, 64));
       // Profile `detach: 'ignore'` (AN3156: DETACH "is not meaningful" to the bootloader).
-      expect(rig.board.runningCode).toBe('bootloader');
+      expect(rig.backends.board.runningCode).toBe('bootloader');
     });
 
     it('an address outside every segment: SET_ADDRESS runs, the second GETSTATUS says errTARGET, dfu-util exits 74', async () => {
@@ -161,7 +161,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       expect(r.exitCode).toBe(74);
       expect(r.stderr).toContain('SET_ADDRESS not correctly executed');
       expect(r.all).not.toContain('Wrong state after command');
-      expect(rig.board.snapshot().dfu).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget });
+      expect(rig.backends.board.snapshot().dfu).toMatchObject({ state: DfuState.DfuError, status: DfuStatus.ErrTarget });
     });
   });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { imageToBin } from '../dfu/image/firmware-image.js';
+import { imageToBin } from '../image/firmware-image.js';
 import { loadReferenceImages, REPO_ROOT, type ReferenceImages } from '../rig/reference-images.js';
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import type { ExposedBoard } from './exposed-board.js';
@@ -73,7 +73,7 @@ describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through u
     await writeFile(file, data);
     const written = await client('write', '0x08040000', file);
     expect(written).toMatchObject({ written: 5000, events: ['erase/end', 'write/end'] });
-    expect(rig.board.flash.read(0x0804_0000, 5000)).toEqual(data);
+    expect(rig.backends.board.flash.read(0x0804_0000, 5000)).toEqual(data);
     // The write's leave jumps to 0x08040000, which holds no vector table: the chip resets into image A.
     await rig.waitForApp();
     await rig.enterDfu('console-jump');

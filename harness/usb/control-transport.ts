@@ -13,9 +13,12 @@ export abstract class ControlTransport implements Pick<UsbTransport, 'info' | 't
 
   constructor(readonly info: UsbDeviceInfo, readonly trace: TransferTrace) {}
 
+  private labelText: string | undefined;
+
   /** "portPath#address": one enumeration of one device, as the trace names it. */
   protected get label(): string {
-    return `${this.info.portPath}#${this.info.deviceAddress}`;
+    this.labelText ??= `${this.info.portPath}#${this.info.deviceAddress}`;
+    return this.labelText;
   }
 
   async describe(): Promise<UsbDescription> {

@@ -20,7 +20,8 @@ export class UsbError extends DfuHilError {
   readonly failure: UsbFailure;
 
   constructor(failure: UsbFailure, message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(`usb-${failure}`, message, { hint: options.hint ?? HINTS[failure], cause: options.cause });
+    // No permission, or another program holds the device: the bench's failure, not the board's.
+    super(`usb-${failure}`, message, { hint: options.hint ?? HINTS[failure], cause: options.cause, failureClass: failure === 'access' || failure === 'busy' ? 'infrastructure' : 'test' });
     this.failure = failure;
   }
 }

@@ -6,7 +6,7 @@ import { UsbError } from './errors.js';
 import type { UsbConnector, UsbGadget } from './gadget.js';
 import { fullSpeedTransferTime } from './full-speed-timing.js';
 import { DescriptorType, LANGID_EN_US, RequestRecipient, StandardRequest, type SetupPacket } from './spec.js';
-import { TransferTrace } from './trace.js';
+import { TransferTrace, type TraceEntry } from './trace.js';
 import {
   describeDevice, describeFilter, matchesFilter,
   type UsbBus, type UsbBusEvent, type UsbDeviceFilter, type UsbDeviceInfo, type UsbTransport,
@@ -172,6 +172,9 @@ export class InProcessUsbBus implements UsbBus {
   }
 }
 
+/** What an OUT transfer returns: nothing, shared rather than allocated per transfer. */
+const NO_DATA = new Uint8Array(0);
+
 class InProcessTransport extends ControlTransport implements UsbTransport {
   private closed = false;
 
@@ -212,18 +215,22 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
     if (!this.bus.isPresent(this.info)) throw new UsbError('no-device', `${what}: ${describeDevice(this.info)} has left the bus`);
   }
 
+  /** Records one transfer in the trace (enumeration reads are not traced). */
+  private recordTransfer(traced: boolean, setup: SetupPacket, result: string, bytes?: Uint8Array): void {
+    if (!traced) return;
+    const entry: TraceEntry = { t: this.clock.now(), device: this.label, kind: 'control', setup, result };
+    if (bytes && bytes.length > 0) {
+      entry.data = bytes;
+      entry.length = bytes.length;
+    }
+    this.trace.record(entry);
+  }
+
   protected async transfer(setup: SetupPacket, data: Uint8Array | undefined, timeoutMs: number, traced: boolean): Promise<Uint8Array> {
-    const record = (result: string, bytes?: Uint8Array): void => {
-      if (!traced) return;
-      this.trace.record({
-        t: this.clock.now(), device: this.label, kind: 'control', setup, result,
-        ...(bytes && bytes.length > 0 ? { data: bytes, length: bytes.length } : {}),
-      });
-    };
     try {
       this.assertUsable('control transfer');
     } catch (error) {
-      record((error as UsbError).failure);
+      this.recordTransfer(traced, setup, (error as UsbError).failure);
       throw error;
     }
     // A device that NAKs (busy erasing, say) answers late; the host gives up at its timeout.
@@ -231,7 +238,7 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
     const answer = this.enumeration.gadget.control(setup, data);
     // Only a late answer needs a deadline: one given at once cannot time out.
     const reply = !(answer instanceof Promise) ? answer : await withDeadline(this.clock, timeoutMs, answer, () => {
-      record('timeout', data);
+      this.recordTransfer(traced, setup, 'timeout', data);
       return new UsbError('timeout', `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
     });
     // The wire time overlaps any time the device spent NAKing; what is left is waited in whole ms.
@@ -240,22 +247,22 @@ class InProcessTransport extends ControlTransport implements UsbTransport {
     if (wait > 0) await spendTime(this.clock, wait);
     switch (reply.type) {
       case 'ack': {
-        const inData = data === undefined ? (reply.data ?? new Uint8Array()).slice(0, setup.wLength) : new Uint8Array();
-        record('ok', data ?? inData);
+        const inData = data === undefined ? (reply.data ?? NO_DATA).slice(0, setup.wLength) : NO_DATA;
+        this.recordTransfer(traced, setup, 'ok', data ?? inData);
         return inData;
       }
       case 'stall':
-        record('stall', data);
+        this.recordTransfer(traced, setup, 'stall', data);
         throw new UsbError('stall', `device stalled request 0x${setup.bRequest.toString(16)} (wValue ${setup.wValue})`);
       case 'disconnected':
         // The bus sees the device go before the host sees its transfer fail.
         await this.bus.settled();
-        record('no-device', data);
+        this.recordTransfer(traced, setup, 'no-device', data);
         throw new UsbError('no-device', `${describeDevice(this.info)} dropped off the bus during request 0x${setup.bRequest.toString(16)}`);
       case 'silent': {
         await this.clock.sleep(Math.max(0, timeoutMs - (this.clock.now() - started)));
         const failure = this.bus.isPresent(this.info) ? 'timeout' : 'no-device';
-        record(failure, data);
+        this.recordTransfer(traced, setup, failure, data);
         throw new UsbError(failure, `no answer to request 0x${setup.bRequest.toString(16)} within ${timeoutMs} ms`);
       }
     }

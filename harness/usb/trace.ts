@@ -228,17 +228,21 @@ export class TransferTrace {
     const slots = Math.min(this.capacity, this.slots * 2);
     const next = allocate(slots, this.dataBytes);
     const old = this.columns;
-    for (let i = 0; i < this.count; i++) {
-      const from = (this.head + i) % this.slots;
-      next.t[i] = old.t[from]!;
-      next.flags[i] = old.flags[from]!;
-      next.kind[i] = old.kind[from]!;
-      next.device[i] = old.device[from]!;
-      next.result[i] = old.result[from]!;
-      next.length[i] = old.length[from]!;
-      next.dataLength[i] = old.dataLength[from]!;
-      next.setup.set(old.setup.subarray(from * 5, from * 5 + 5), i * 5);
-      next.data.set(old.data.subarray(from * this.dataBytes, (from + 1) * this.dataBytes), i * this.dataBytes);
+    // The entries sit in two runs: head..end of the old slots, then 0..head. Copy each column
+    // run by run, in order, so the oldest lands in slot 0.
+    const first = Math.min(this.count, this.slots - this.head);
+    const runs: Array<[from: number, to: number, at: number]> = [[this.head, this.head + first, 0], [0, this.count - first, first]];
+    for (const [from, to, at] of runs) {
+      if (to <= from) continue;
+      next.t.set(old.t.subarray(from, to), at);
+      next.flags.set(old.flags.subarray(from, to), at);
+      next.kind.set(old.kind.subarray(from, to), at);
+      next.device.set(old.device.subarray(from, to), at);
+      next.result.set(old.result.subarray(from, to), at);
+      next.length.set(old.length.subarray(from, to), at);
+      next.dataLength.set(old.dataLength.subarray(from, to), at);
+      next.setup.set(old.setup.subarray(from * 5, to * 5), at * 5);
+      next.data.set(old.data.subarray(from * this.dataBytes, to * this.dataBytes), at * this.dataBytes);
     }
     this.columns = next;
     this.slots = slots;

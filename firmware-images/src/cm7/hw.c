@@ -25,7 +25,7 @@
 _Static_assert(RC_PORT_CHAR >= 'A' && RC_PORT_CHAR <= 'K', "RC_PORT_CHAR must be a port letter A..K");
 _Static_assert(RC_PIN >= 0 && RC_PIN <= 15, "RC_PIN must be 0..15");
 
-/* USART3's kernel clock is rcc_pclk1 after reset (D2CCIP2R.USART234578SEL = 0), i.e. CPU_HZ; 556 at 115200 (firmware-notes). */
+/* USART3's kernel clock is rcc_pclk1 after reset (D2CCIP2R.USART234578SEL = 0), i.e. CPU_HZ; USARTDIV = 64 MHz / 115200 = 556 (RM0399, USART baud rate generation, OVER8 = 0). */
 #define CONSOLE_BRR ((CPU_HZ + CONSOLE_BAUD / 2u) / CONSOLE_BAUD)
 
 /* The magic word is fixed at DFU_MAGIC_ADDRESS by the linker script. */
@@ -39,7 +39,7 @@ uint64_t dfu_magic_read(void)
 /*
  * H7 RAM carries ECC over 64-bit words: a 32-bit store is merged in a write buffer and may
  * not reach the array before a reset, so the word is written by one STRD and followed by a
- * DSB (the MicroPython finding recorded in stm32h7-dfu-facts.md §5).
+ * DSB (the MicroPython finding recorded in docs/stm32h7-facts.md §5).
  */
 void dfu_magic_write(uint64_t value)
 {
@@ -133,7 +133,7 @@ static void gpio_alternate(unsigned port, unsigned pin, unsigned af)
 
 void console_init(void)
 {
-    /* PD8 = USART3_TX, PD9 = USART3_RX, AF7: the ST-LINK virtual COM port (stm32h7-dfu-facts.md §6). */
+    /* PD8 = USART3_TX, PD9 = USART3_RX, AF7: the ST-LINK virtual COM port (docs/stm32h7-facts.md §6). */
     gpio_alternate(3, 8, 7);
     gpio_alternate(3, 9, 7);
     REG32(RCC_C1_APB1LENR) |= RCC_APB1L_USART3;
@@ -200,7 +200,7 @@ void gpio_drive(unsigned port, unsigned pin, unsigned level)
     gpio_field(port, GPIO_MODER, pin * 2u, 3u, 1u);
 }
 
-/* RM0399 §12.4 reset values (stm32h7-dfu-facts.md §7): ports A and B differ for the debug pins. */
+/* RM0399 §12.4 reset values (docs/stm32h7-facts.md §7): ports A and B differ for the debug pins. */
 static const uint32_t reset_moder[2] = {0xABFFFFFFu, 0xFFFFFEBFu};
 static const uint32_t reset_ospeedr[2] = {0x0C000000u, 0x000000C0u};
 static const uint32_t reset_pupdr[2] = {0x64000000u, 0x00000100u};
@@ -368,7 +368,7 @@ void dfu_enter_by_reset(void)
 
 /*
  * The AN2606 §4.1 / ST "jump to bootloader on STM32H7" sequence, run from the live
- * application (stm32h7-dfu-facts.md §5). The application never leaves the reset clock tree
+ * application (docs/stm32h7-facts.md §5). The application never leaves the reset clock tree
  * (HSI, no PLL, prescalers 1), so "clocks back to reset state" means handing back the
  * peripherals it clocked: USART3 is reset and unclocked, the GPIO clocks are switched off.
  * Pin configuration is kept as the application left it (register contents survive clock

@@ -25,7 +25,7 @@ extern struct boot_capture boot_capture;
 /*
  * AN2606 Table 135: "The bootloader start address is 0x1FF09800" (its MSP, then its reset vector).
  * The wrong-branch mutant (Makefile) builds with 0x1FFF0000, the STM32F4's system memory, the
- * mistake reported most for H7 ports (stm32h7-dfu-facts.md §5).
+ * mistake reported most for H7 ports (docs/stm32h7-facts.md §5).
  */
 #ifndef BOOTLOADER_BASE
 #define BOOTLOADER_BASE   0x1FF09800u

@@ -1,10 +1,11 @@
 // Checks and look-ups several commands share: is the board in DFU mode, which entry method to
 // use, and what a DFU device's alternate settings say about its memory.
 import { ENTRY_METHODS, formatUsbId, type EntryMethod } from '../../rig/config/vocabulary.js';
-import { requireCapabilities, RigCapabilityMissing, type DfuEntryReport, type Rig } from '../../rig/rig.js';
+import { requireCapabilities, type DfuEntryReport, type Rig } from '../../rig/rig.js';
+import { RigCapabilityMissing } from '../../rig/rig-errors.js';
 import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS } from '../../usb/spec.js';
 import type { UsbBus, UsbDeviceInfo } from '../../usb/transport.js';
-import { CliUsageError } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 
 /** One alternate setting of a DFU interface: its number and its DfuSe layout string. */
 export interface DfuAltSummary {

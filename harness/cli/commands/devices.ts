@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import type { RigConfig } from '../../rig/config/load-rigs.js';
 import { formatUsbId } from '../../rig/config/vocabulary.js';
-import { RigNotAvailable } from '../../rig/rig.js';
-import { SimRig } from '../../rig/sim/sim-rig.js';
 import { describeDevice, type UsbBus } from '../../usb/transport.js';
 import type { CliContext } from '../context.js';
 import { describeDfuDevice, type DfuDescriptorSummary } from './board-checks.js';
@@ -49,13 +47,10 @@ export function registerDevices(program: Command, ctx: CliContext): void {
     .action(async () => {
       const { rig } = await ctx.pickedRig();
       if (rig.kind === 'sim' && ctx.exposure?.rig !== rig.name) {
-        await ctx.withRig(async (opened) => {
-          if (!(opened instanceof SimRig)) throw new RigNotAvailable('listing the simulated bus of an injected rig', rig.kind);
-          await listDevices(ctx, rig, opened.bus, 'simulated bus');
-        });
+        // The simulated board's bus exists only with the board: the rig is opened for it.
+        await ctx.withRig(async (opened) => listDevices(ctx, rig, opened.bus, 'simulated bus'));
         return;
       }
-      if (!ctx.services.usbBus) throw new RigNotAvailable('listing USB devices', rig.kind);
       // Under `sim expose`, libusb sees the exposed board as it sees hardware.
       await listDevices(ctx, rig, await ctx.services.usbBus(), ctx.exposure ? 'exposed USB bus (libusb)' : 'USB bus (libusb)');
     });

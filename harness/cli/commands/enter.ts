@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ENTRY_METHODS, formatUsbId } from '../../rig/config/vocabulary.js';
-import { CliUsageError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 import { checkEntryMethodName, chooseEntryMethod, entryJson } from './board-checks.js';
 
 /** `dfu-hil enter [method]`: puts the board into the DFU bootloader by a named method. */

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { hex32 } from '../../errors.js';
 import type { DfuEntryReport } from '../../rig/rig.js';
-import { CliUsageError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 import { eraseFlash, planErase, type EraseRequest, type FlashEraseReport } from '../flash-erase.js';
 import { formatSize, parseAddress, parseLength } from '../memory-arguments.js';
 import { flashProgressView } from '../progress.js';

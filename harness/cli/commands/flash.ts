@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { loadImageFile } from '../../dfu/image/image-file.js';
+import { loadImageFile } from '../../image/image-file.js';
 import { hex32 } from '../../errors.js';
 import { formatUsbId } from '../../rig/config/schema.js';
 import type { DfuEntryReport, Rig, RigFlashReport, RigStep } from '../../rig/rig.js';
 import type { ReadyBanner } from '../../serial/test-app-console.js';
-import { CliUsageError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 import { flashProgressView } from '../progress.js';
 import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { restoreReferenceApp, type ReferenceRestore } from '../../rig/reference-state.js';
-import { RigInfrastructureError, type Rig } from '../../rig/rig.js';
+import type { ReferenceRestore } from '../../rig/rig.js';
+import { type Rig } from '../../rig/rig.js';
+import { RigInfrastructureError } from '../../rig/rig-errors.js';
 import type { CliContext } from '../context.js';
 
 const HOW: Record<ReferenceRestore, string> = {
@@ -35,7 +36,7 @@ export function registerRecover(program: Command, ctx: CliContext): void {
       await ctx.withRig(async (rig) => {
         let how: ReferenceRestore;
         try {
-          how = await restoreReferenceApp(rig);
+          how = await rig.restoreReference();
         } catch (error) {
           if (!(error instanceof RigInfrastructureError)) throw error;
           throw new RigInfrastructureError(error.code, error.message, {

@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { leaseGatedConnector } from '../../rig/lease-gate.js';
-import type { SimRig } from '../../rig/sim/sim-rig.js';
 import { relayConsole } from '../../serial/console-relay.js';
-import { CliUsageError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
+import { CliUsageError } from '../usage-error.js';
 import { EXPOSURE_ENV, exposureLeaseDir, type Exposure } from '../exposure.js';
 import { runningCodeOf } from '../running-code.js';
 
@@ -59,11 +59,12 @@ export function registerSim(program: Command, ctx: CliContext): void {
       refuseUnderExposure(ctx, config.name, 'sim expose');
       const { ExposedBoard } = await import('../../usb-emulation/exposed-board.js');
       await ctx.withRig(async (rig, lease) => {
-        const sim = rig as SimRig;
-        const mark = sim.console.mark();
+        const sim = rig.simulation;
+        if (!sim) throw new CliUsageError(`rig ${config.name} has no simulated board to expose`, 'Pick a simulated rig with --rig (`dfu-hil rigs` lists them).');
+        const mark = rig.console.mark();
         // The program reaches the board only while this command holds its lease.
-        const exposed = await ExposedBoard.start({ clock: sim.clock, connector: leaseGatedConnector(sim.board.usb, lease) });
-        const relay = await relayConsole(sim.board.console);
+        const exposed = await ExposedBoard.start({ clock: rig.clock, connector: leaseGatedConnector(sim.usbConnector, lease) });
+        const relay = await relayConsole(sim.consoleLink);
         // A dfu-hil the program runs uses this board through the exposure, not a copy of the saved one.
         const exposure: Exposure = { rig: config.name, leaseId: lease.holder.leaseId, lockDir: lease.lockDir, console: relay.path };
         let result;
@@ -79,9 +80,9 @@ export function registerSim(program: Command, ctx: CliContext): void {
           await rm(exposureLeaseDir(exposure), { recursive: true, force: true });
         }
         // Whatever the program did (a leave, say), give the board a moment to boot and report it.
-        if (sim.board.runningCode === 'app') await sim.waitForApp(rig.config.timeouts.readyMs).catch(() => undefined);
-        const consoleLines = sim.console.log.since(mark).filter((e) => e.direction === 'rx').map((e) => e.text);
-        const running = runningCodeOf(sim.board.runningCode);
+        if (sim.runningCode() === 'app') await rig.waitForApp(rig.config.timeouts.readyMs).catch(() => undefined);
+        const consoleLines = rig.console.log.since(mark).filter((e) => e.direction === 'rx').map((e) => e.text);
+        const running = runningCodeOf(sim.runningCode());
         ctx.exitCode = result.exitCode ?? 1;
         if (ctx.json) {
           ctx.outJson({ rig: rig.name, command: result.command, exitCode: result.exitCode ?? null, timedOut: result.timedOut, output: result.all, running, console: consoleLines });

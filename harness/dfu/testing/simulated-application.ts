@@ -8,7 +8,7 @@ import { ST_ROM_H745_V9_2 } from '../../sim/bootloader/profiles.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import { TransferTrace } from '../../usb/trace.js';
 import type { UsbDeviceInfo } from '../../usb/transport.js';
-import { buildTestAppImage } from '../image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 
 /** The application's VID:PID in these tests (pid.codes' test PID). */
 export const TEST_APP_USB_ID = { vendorId: 0x1209, productId: 0x0001 } as const;

@@ -4,7 +4,7 @@
 import { SerialPortStream } from '@serialport/stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { SimulatedProbe } from '../../probe/sim-probe.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
 import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';

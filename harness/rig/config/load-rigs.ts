@@ -36,6 +36,7 @@ export class RigConfigError extends DfuHilError {
     const first = problems[0];
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
     super('rig-config', options.message ?? (first ? formatProblem(first) + more : 'bad rigs file'), {
+      failureClass: 'infrastructure',
       hint: options.hint ?? `Fix ${first?.file ?? 'rigs.yaml'} (the comment at its top documents every key), then run \`dfu-hil doctor\`.`,
     });
     this.problems = problems;

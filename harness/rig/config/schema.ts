@@ -12,16 +12,16 @@ export {
   type EntryMethod, type RigKind, type BootloaderProfileName, type ProbeTool, type SimApplication, type UsbId,
 } from './vocabulary.js';
 
-/** The ROM's alternate-setting strings (facts §2, 3 spaces before the slash). */
+/** The ROM's alternate-setting strings (docs/stm32h7-facts.md §2, 3 spaces before the slash). */
 export const ST_ROM_FLASH_LAYOUT = '@Internal Flash   /0x08000000/16*128Kg';
 export const ST_ROM_OPTION_BYTES_LAYOUT = '@Option Bytes   /0x5200201C/01*128 e';
 
-/** The openocd board file Debian's openocd 0.12 ships for this board (firmware-notes). */
+/** The openocd board file Debian's openocd 0.12 ships for this board (openocd 0.12, tcl/board/st_nucleo_h745zi.cfg). */
 export const DEFAULT_OPENOCD_CONFIG = 'board/st_nucleo_h745zi.cfg';
 
 /**
  * BOOT0's switching threshold as a fraction of VDD when a rig does not give one.
- * Unconfirmed: the facts sheet has no BOOT0 V_IH for the STM32H745, so this is a setting
+ * Unconfirmed: no public source gives BOOT0's V_IH for the STM32H745 (docs/stm32h7-facts.md), so this is a setting
  * with a documented default (half of VDD), not a datasheet value.
  */
 export const BOOT0_THRESHOLD_FRACTION_DEFAULT = 0.5;
@@ -223,7 +223,7 @@ const rigSchema = section({
     consoleMs: milliseconds(2_000),
     /** The READY banner after a reset or leave. */
     readyMs: milliseconds(5_000),
-    /** A whole flash: 16 sectors at up to 2.2 s each, plus programming (facts §4). */
+    /** A whole flash: 16 sectors at up to 2.2 s each, plus programming (docs/stm32h7-facts.md §4). */
     flashMs: milliseconds(120_000),
     /** Leave DFU until the device is gone. */
     leaveMs: milliseconds(5_000),

@@ -19,10 +19,12 @@ import { TransferTrace } from '../../usb/trace.js';
 import type { RigConfig } from '../config/load-rigs.js';
 import { rigsFileSchema } from '../config/schema.js';
 import { acquireRigLease, RigLockBusyError, RigLockLostError } from '../lock/rig-lock.js';
-import { DFU_ENTRY_MAGIC_ADDRESS } from '../probe-entry.js';
+import { AmbiguousDeviceError } from '../bootloader-locator.js';
+import { DFU_ENTRY_MAGIC_ADDRESS } from '../entry-methods.js';
 import { syntheticReferenceImages } from '../reference-images.js';
-import { classifyFailure, RigCapabilityMissing, RigTestError } from '../rig.js';
-import { acquireOwnLease, AmbiguousDeviceError, createNucleoH745Rig, type NucleoH745RigOptions } from './nucleo-h745-rig.js';
+import { classifyFailure, RigCapabilityMissing } from '../rig-errors.js';
+import { UsbError } from '../../usb/errors.js';
+import { createNucleoH745Rig, type NucleoH745RigOptions } from './nucleo-h745-rig.js';
 
 const DFU_SERIAL = '200364500000';
 const CONSOLE = '/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_002B00183232511939353236-if02';
@@ -240,9 +242,11 @@ describe('NucleoH745Rig', () => {
     app.onDfuJump = () => { startSimulatedBootloader(clock, userUsb, { serialNumber: '3000AAAA0000' }); };
     const rig = await createNucleoH745Rig(rigConfig(), context(), options());
     try {
-      const error = await rig.enterDfu('console-jump', { timeoutMs: 500 }).catch((e: unknown) => e) as RigTestError;
-      expect(error).toBeInstanceOf(RigTestError);
-      expect(error.message).toMatch(/no bootloader matching 0483:df11 SN 200364500000 @1-4 within 500 ms; other DFU devices present: 0483:df11 SN 3000AAAA0000 @1-4/);
+      const error = await rig.enterDfu('console-jump', { timeoutMs: 500 }).catch((e: unknown) => e) as UsbError;
+      expect(error).toBeInstanceOf(UsbError);
+      expect(classifyFailure(error)).toBe('test');
+      expect(error.message).toMatch(/no device matching 0483:df11 SN 200364500000 @1-4 appeared within 500 ms; other DFU devices present: 0483:df11 SN 3000AAAA0000 @1-4/);
+      expect(error.hint).toMatch(/Another board is in DFU mode/);
     } finally {
       await rig.close();
     }
@@ -293,11 +297,13 @@ describe('NucleoH745Rig', () => {
     });
     const rig = await createNucleoH745Rig(rigConfig({ power: { uhubctl: { location: '1-1', port: 2 } } }), context(), options({ runner }));
     try {
-      const first = rig.console;
+      const held = rig.console;
       await rig.powerCycle();
       expect(runner.calls[0]).toEqual({ file: 'uhubctl', args: ['-l', '1-1', '-p', '2', '-a', 'cycle', '-d', '1'] });
-      expect(rig.console).not.toBe(first);
       expect(opens).toBe(4);
+      // A console taken before the power cycle talks to the reopened port, not to the dead one.
+      expect(rig.console).toBe(held);
+      expect(await held.version()).toEqual({ name: 'dfu-hil-test-app', version: '1.0.0' });
       // The banner was missed; `version` proves the application is up.
       expect(await rig.waitForApp(300)).toMatchObject({ name: 'dfu-hil-test-app', version: '1.0.0' });
       expect(rig.trace.console.list().some((e) => e.direction === 'event' && /reopened \(attempt 3/.test(e.text))).toBe(true);
@@ -421,11 +427,13 @@ describe('NucleoH745Rig', () => {
     expect(opens).toBe(0);
   });
 
-  it('reuses a lease this process already holds (the CLI leases before calling the factory)', async () => {
+  it('uses a lease its caller holds (the CLI leases before calling the factory), and leaves it held on close', async () => {
     const outer = await acquireRigLease({ rig: 'bench-t', dir: lockDir });
     try {
-      const inner = await acquireOwnLease('bench-t', context(), clock, lockDir);
-      await inner.release();
+      let acquired = 0;
+      const rig = await createNucleoH745Rig(rigConfig(), { ...context(), lease: outer }, options({ acquireLease: async (rig) => { acquired++; return acquireRigLease({ rig, dir: lockDir }); } }));
+      await rig.close();
+      expect(acquired).toBe(0);
       expect(outer.held).toBe(true);
       await expect(acquireRigLease({ rig: 'bench-t', dir: lockDir })).rejects.toBeInstanceOf(RigLockBusyError);
     } finally {

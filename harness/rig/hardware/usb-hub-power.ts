@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../../clock/clock.js';
 import { formatCommandLine, ToolMissingError, type CommandRunner } from '../../probe/command-runner.js';
 import { ProbeLog } from '../../probe/probe.js';
 import type { UhubctlPort } from '../config/schema.js';
-import { RigInfrastructureError } from '../rig.js';
+import { RigInfrastructureError } from '../rig-errors.js';
 
 /** Options of {@link UsbHubPower}. */
 export interface UsbHubPowerOptions {

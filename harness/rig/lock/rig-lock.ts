@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { lock as lockFile } from 'proper-lockfile';
 import { systemClock, type Clock } from '../../clock/clock.js';
-import { RigInfrastructureError } from '../rig.js';
+import { RigInfrastructureError } from '../rig-errors.js';
 
 /** Who holds a lease, as stored beside it. */
 export interface LeaseHolder {

@@ -15,7 +15,7 @@ import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import type { TraceEntry } from '../../usb/trace.js';
 import { parseRigs } from '../config/load-rigs.js';
 import { syntheticReferenceImages } from '../reference-images.js';
-import { SimRig } from './sim-rig.js';
+import { createSimRig } from './sim-rig.js';
 
 const OB_BASE = 0x5200201c;
 
@@ -150,13 +150,13 @@ rigs:
 describe('sessions a rig hands out carry its policy', () => {
   it('refuses option bytes on every path of a rig with allowOptionBytes: false', async () => {
     const config = parseRigs(RIGS(false), 'rigs.yaml').rigs.get('strict')!;
-    const rig = await SimRig.create(config, syntheticReferenceImages());
+    const rig = await createSimRig(config, syntheticReferenceImages());
     try {
       await rig.enterDfu('console-jump');
-      const before = rig.board.optionBytes.programmedValues();
+      const before = rig.backends.board.optionBytes.programmedValues();
       const ob = await rig.openDfu({ altSetting: 'Option Bytes' });
       expect(ob.allowOptionBytes).toBe(false);
-      const level1 = blockWithRdp(rig.board, 0x55);
+      const level1 = blockWithRdp(rig.backends.board, 0x55);
       await expect(ob.download([{ address: OB_BASE, data: level1 }], { allowOptionBytes: true })).rejects.toBeInstanceOf(OptionBytesRefusedError);
       await ob.setAddress(OB_BASE);
       await expect(ob.dfu.download(2, level1)).rejects.toBeInstanceOf(OptionBytesRefusedError);
@@ -169,9 +169,9 @@ describe('sessions a rig hands out carry its policy', () => {
       const raw = new DfuClient(await rig.bus.open((await rig.bus.list({ productId: 0xdf11 }))[0]!), 0, rig.clock, { allowOptionBytes: true });
       await expect(raw.download(0, Uint8Array.of(0x92))).rejects.toBeInstanceOf(OptionBytesRefusedError);
       await raw.transport.close();
-      expect(rig.board.optionBytes.programmedValues()).toEqual(before);
+      expect(rig.backends.board.optionBytes.programmedValues()).toEqual(before);
       await expect(rig.flash({ source: 'ob', segments: [{ address: OB_BASE, data: level1 }] })).rejects.toBeInstanceOf(OptionBytesRefusedError);
-      expect(rig.board.optionBytes.programmedValues()).toEqual(before);
+      expect(rig.backends.board.optionBytes.programmedValues()).toEqual(before);
     } finally {
       await rig.close();
     }
@@ -179,14 +179,14 @@ describe('sessions a rig hands out carry its policy', () => {
 
   it('lets a rig with allowOptionBytes: true write RDP level 1 but never level 2', async () => {
     const config = parseRigs(RIGS(true), 'rigs.yaml').rigs.get('strict')!;
-    const rig = await SimRig.create(config, syntheticReferenceImages());
+    const rig = await createSimRig(config, syntheticReferenceImages());
     try {
       await rig.enterDfu('console-jump');
       const ob = await rig.openDfu({ altSetting: 'Option Bytes' });
-      await expect(ob.download([{ address: OB_BASE, data: blockWithRdp(rig.board, 0xcc) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(RdpLevel2RefusedError);
-      const report = await ob.download([{ address: OB_BASE, data: blockWithRdp(rig.board, 0x55) }], { allowOptionBytes: true });
+      await expect(ob.download([{ address: OB_BASE, data: blockWithRdp(rig.backends.board, 0xcc) }], { allowOptionBytes: true })).rejects.toBeInstanceOf(RdpLevel2RefusedError);
+      const report = await ob.download([{ address: OB_BASE, data: blockWithRdp(rig.backends.board, 0x55) }], { allowOptionBytes: true });
       expect(report.outcome).toBe('will-reset');
-      expect(rig.board.optionBytes.programmedRdpLevel()).toBe(1);
+      expect(rig.backends.board.optionBytes.programmedRdpLevel()).toBe(1);
     } finally {
       await rig.close();
     }

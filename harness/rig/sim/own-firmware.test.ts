@@ -5,12 +5,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readElf } from '../../dfu/image/elf.js';
+import { readElf } from '../../image/elf.js';
 import { unicornAvailability } from '../../sim/cpu/unicorn-core.js';
 import { parseRigs } from '../config/load-rigs.js';
 import { createRig } from '../create-rig.js';
 import { FIRMWARE_IMAGES_DIR } from '../reference-images.js';
-import { restoreReferenceApp } from '../reference-state.js';
 import { missingCapability } from '../rig.js';
 
 const availability = await unicornAvailability();
@@ -96,7 +95,7 @@ describe.skipIf(!availability.available)(`a simulated rig booting its own firmwa
       await rig.flash(rig.images.broken);
       await rig.leave();
       await expect(rig.waitForApp(500)).rejects.toThrow(/did not start within 500 ms.*likely cause: the Cortex-M7 is in its fault handler/);
-      expect(await restoreReferenceApp(rig)).toBe('recovered');
+      expect(await rig.restoreReference()).toBe('recovered');
       expect(await rig.waitForApp()).toMatchObject(rig.images.identity.a);
     } finally {
       await rig.close();

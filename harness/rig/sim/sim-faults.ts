@@ -11,9 +11,14 @@ const REQUEST_CODES: Record<DfuRequestName, number> = {
 /** The simulated board's fault injection, in the rig's terms. */
 export class SimRigFaults implements RigFaults {
   private readonly armed: Array<FaultHandle | ArmedFault> = [];
+  private readonly listeners: Array<(fault: string) => void> = [];
 
-  /** `onArm` hears of every fault armed (the rig's flash cache stops trusting what it knows). */
-  constructor(private readonly board: SimulatedNucleoH745, private readonly onArm: (fault: string) => void = () => undefined) {}
+  constructor(private readonly board: SimulatedNucleoH745) {}
+
+  /** `listener` hears of every fault armed from now on (the rig's flash record stops trusting what it knows). */
+  onArm(listener: (fault: string) => void): void {
+    this.listeners.push(listener);
+  }
 
   leaveRace(): ArmedFault {
     return this.keep(this.board.faults.bootloader.leaveRace());
@@ -66,7 +71,7 @@ export class SimRigFaults implements RigFaults {
   }
 
   private keep(handle: FaultHandle | ArmedFault): ArmedFault {
-    this.onArm(handle.description);
+    for (const listener of this.listeners) listener(handle.description);
     this.armed.push(handle);
     return handle;
   }

@@ -2,11 +2,10 @@
 // while the rig saw everything that reached the board, distrusted after a power cycle, a reset,
 // an armed fault or the probe; and the reference restore clears ECC errors a skip would keep.
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { parseRigs } from '../config/load-rigs.js';
 import { loadReferenceImages } from '../reference-images.js';
-import { restoreReferenceApp } from '../reference-state.js';
-import { SimRig } from './sim-rig.js';
+import { createSimRig, type SimRig } from './sim-rig.js';
 
 const config = parseRigs('rigs:\n  sim-h745:\n    kind: sim\n    usb: { serial: "200364500000" }\n    probe: { tool: st-flash }\n    entry:\n      console-jump:\n', 'rigs.yaml').rigs.get('sim-h745')!;
 const image = buildTestAppImage({ name: 'dfu-hil-rig-flash', version: '1.0.0', size: 0x20000 + 0x1000 });
@@ -17,13 +16,13 @@ afterEach(async () => {
 });
 
 async function rigInDfu(): Promise<SimRig> {
-  const rig = await SimRig.create(config, await loadReferenceImages());
+  const rig = await createSimRig(config, await loadReferenceImages());
   rigs.push(rig);
   await rig.enterDfu('console-jump');
   return rig;
 }
 
-describe('SimRig.flash, differential', () => {
+describe('differential flashing on a simulated rig', () => {
   it('skips what it wrote itself without reading it back, says so in its step, and --full writes everything again', async () => {
     const rig = await rigInDfu();
     const first = await rig.flash(image);
@@ -40,8 +39,8 @@ describe('SimRig.flash, differential', () => {
   it.each([
     ['a power cycle', async (rig: SimRig) => { await rig.powerCycle(); await rig.waitForApp(); await rig.enterDfu('console-jump'); }, 'a power cycle'],
     ['a reset', async (rig: SimRig) => { await rig.reset(); await rig.waitForApp(); await rig.enterDfu('console-jump'); }, 'a reset (NRST)'],
-    ['an armed fault', async (rig: SimRig) => { rig.faults.stall('UPLOAD', 1000).disarm(); }, 'fault armed: STALL'],
-    ['the probe writing flash', async (rig: SimRig) => { await rig.probe.massErase(); }, 'the debug probe mass-erased the flash'],
+    ['an armed fault', async (rig: SimRig) => { rig.faults!.stall('UPLOAD', 1000).disarm(); }, 'fault armed: STALL'],
+    ['the probe writing flash', async (rig: SimRig) => { await rig.probe!.massErase(); }, 'the debug probe mass-erased the flash'],
   ])('distrusts its record after %s, reads back, and ends right', async (_, act, reason) => {
     const rig = await rigInDfu();
     await rig.flash(image);
@@ -49,18 +48,18 @@ describe('SimRig.flash, differential', () => {
     const report = await rig.flash(image);
     expect(report.differential?.cacheDistrusted).toMatch(new RegExp(`^${reason.replace(/[()#]/g, '\\$&')}`));
     expect(report.differential?.readBack).toEqual([0x08000000, 0x08020000]);
-    expect(Buffer.compare(rig.board.flash.read(0x08000000, image.segments[0]!.data.length), image.segments[0]!.data)).toBe(0);
+    expect(Buffer.compare(rig.backends.board.flash.read(0x08000000, image.segments[0]!.data.length), image.segments[0]!.data)).toBe(0);
   });
 
   it('the reference restore clears ECC errors in a sector whose bytes read right, which a skip would keep', async () => {
-    const rig = await SimRig.create(config, await loadReferenceImages());
+    const rig = await createSimRig(config, await loadReferenceImages());
     rigs.push(rig);
     // Reference A programmed a second time over itself, unerased: the same bytes, every word an ECC error.
-    for (const s of rig.images.appA.segments) rig.board.flash.program(s.address, s.data);
+    for (const s of rig.images.appA.segments) rig.backends.board.flash.program(s.address, s.data);
     await rig.reset();
     await rig.waitForApp();
     expect((await rig.console.boot()).ecc).toBeGreaterThan(0);
-    expect(await restoreReferenceApp(rig)).toBe('reflashed');
+    expect(await rig.restoreReference()).toBe('reflashed');
     expect((await rig.console.boot()).ecc).toBe(0);
     expect(rig.trace.steps.filter((s) => s.action.startsWith('flash')).at(-1)?.detail).toMatch(/^erased 1 sector, wrote/);
   });

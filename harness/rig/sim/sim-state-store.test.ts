@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { SimulatedNucleoH745, type SimBoardState } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
 import { WordState } from '../../sim/flash/flash-bank.js';

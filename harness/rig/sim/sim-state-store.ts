@@ -15,7 +15,7 @@ import type { SimBoardState } from '../../sim/board/nucleo-h745.js';
 import type { DfuSessionState } from '../../sim/bootloader/dfuse-device-model.js';
 import { FLASH_WORD_BYTES } from '../../sim/flash/flash-bank.js';
 import type { OptionRegisters } from '../../sim/option-bytes/sim-option-bytes.js';
-import { RigInfrastructureError } from '../rig.js';
+import { RigInfrastructureError } from '../rig-errors.js';
 
 /** Version of the files; a store refuses files of another version instead of guessing. */
 export const SIM_STATE_FORMAT = 1;
@@ -80,8 +80,15 @@ function encodeRuns(states: Uint8Array): Array<[number, number]> {
   return runs;
 }
 
+/** Where a simulated board is kept between runs: what a rig restores when it opens and saves when it closes. */
+export interface SavedBoard {
+  /** The board saved last, or undefined when there is none (a factory-fresh board). */
+  load(): Promise<SimBoardState | undefined>;
+  save(state: SimBoardState): Promise<void>;
+}
+
 /** The saved board of one simulated rig. */
-export class SimStateStore {
+export class SimStateStore implements SavedBoard {
   /** The rig's directory. */
   readonly dir: string;
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { DfuState } from '../../dfu-wire/dfu.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import type { UsbTransport } from '../../usb/transport.js';

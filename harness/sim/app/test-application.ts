@@ -8,7 +8,8 @@ import { RsrBit, resetCauseFromRsr } from '../rcc/reset-flags.js';
 import type { Sram } from '../mcu/sram.js';
 import type { ConsoleUart } from '../uart/console-uart.js';
 import { DFU_MAGIC, DFU_MAGIC_ADDRESS } from './dfu-magic.js';
-import { isValidCode, parseVersionBlock, VERSION_BLOCK_LENGTH, VERSION_BLOCK_OFFSET, type ImageIdentity } from './image-identity.js';
+import { imageVectorProblem } from '../../image/vector-table.js';
+import { announcedIdentity, VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE, type ImageIdentity } from '../../image/version-block.js';
 
 /** What the second core is doing, as `boot` reports it. */
 export type Cm4State = 'running' | 'lockup' | 'off';
@@ -110,7 +111,7 @@ export class TestApplication {
   private readonly rcChargePin: PinName;
 
   constructor(private readonly host: TestAppHost, readonly vectorTable: number, settings: TestAppSettings = {}) {
-    this.identity = parseVersionBlock(host.readFlash(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_LENGTH));
+    this.identity = announcedIdentity(host.readFlash(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE), 0);
     this.bootDelayMs = settings.bootDelayMs ?? 0;
     this.rcChargeMs = settings.rcChargeMs ?? 10;
     this.rcChargePin = settings.rcChargePin ?? { port: 'G', pin: 2 };
@@ -306,7 +307,7 @@ export class TestApplication {
     if ((bus.read32(FLASH_OPTSR_CUR) & OPTSR_BCM4) === 0) return 'off';
     const table = ((bus.read32(FLASH_BOOT4_CUR) & 0xffff) << 16) >>> 0;
     if (table < 0x08000000 || table + 8 > 0x08200000) return 'lockup';
-    return isValidCode(table, this.host.readFlash(table, 8)) ? 'running' : 'lockup';
+    return imageVectorProblem(this.host.readFlash(table, 8), table) === undefined ? 'running' : 'lockup';
   }
 
   private dfu(args: string[], println: (text: string) => void): (() => Promise<void>) | undefined {

@@ -1,7 +1,7 @@
 import { SerialPortStream } from '@serialport/stream';
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { createSimSerialBinding } from '../../serial/sim-binding.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
 import type { UsbTransport } from '../../usb/transport.js';

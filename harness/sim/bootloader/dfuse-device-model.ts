@@ -10,7 +10,6 @@ import {
   DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS, DfuInterfaceProtocol, RequestKind, RequestRecipient, type SetupPacket,
 } from '../../usb/spec.js';
 import type { BankNumber, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
-import { isInterruptibleFlash } from '../flash/sim-flash.js';
 import { BootloaderRam } from './bootloader-ram.js';
 import { Chapter9Device, type Chapter9Descriptors } from '../usb-device/chapter9-device.js';
 import type { BootloaderFaults, BusyOperation } from './faults.js';
@@ -461,7 +460,7 @@ export class DfuseDeviceModel {
     const sector = Math.floor((address - flash.base - (bank - 1) * bankSize) / flash.sectorSize);
     const cut = this.faults.onSectorErase(bank, sector, this.now);
     if (cut !== undefined) {
-      if (isInterruptibleFlash(flash)) flash.eraseSectorUntilPowerLoss(bank, sector, cut);
+      flash.eraseSectorUntilPowerLoss(bank, sector, cut);
       return this.powerLoss();
     }
     const { durationMs } = flash.eraseSector(bank, sector);
@@ -528,8 +527,7 @@ export class DfuseDeviceModel {
     if (this.hangsOnFlashAccess()) return SILENT;
     const cut = this.faults.onProgram(data.length, this.now);
     if (cut !== undefined) {
-      if (isInterruptibleFlash(flash)) flash.programUntilPowerLoss(address, data, cut);
-      else if (cut > 0) flash.program(address, data.subarray(0, cut));
+      flash.programUntilPowerLoss(address, data, cut);
       return this.powerLoss();
     }
     const { durationMs } = flash.program(address, data);

@@ -1,6 +1,11 @@
-// Faults a spec can arm on the simulated bootloader: the ways real DFU sessions go wrong
-// (field-notes.md "Real-world failure modes worth simulating"). Each is one-shot unless armed
-// with `times`, and its handle says whether and when it fired.
+// Faults a spec can arm on the simulated bootloader: the ways real DFU sessions go wrong, as
+// users of DFU tools reported them. Leave racing its GETSTATUS (particle-iot/device-os#599; ST's
+// DFU_Leave stops USB first, STMicroelectronics/stm32-mw-usb-device#23) or never happening
+// (micropython#5693); an early GETSTATUS answered with a STALL (qmk/qmk_firmware#17890; dfu-util
+// src/dfuse.c retries it for the STM32L4); a bwPollTimeout far shorter than the work (dfu-util
+// src/dfuse.c, the STM32F405's mass erase); the device dropping off the bus mid-session and power
+// lost mid-flash (arduino/dfu-utils-cross#7). Each is one-shot unless armed with `times`, and
+// its handle says whether and when it fired.
 import type { BankNumber } from '../contracts.js';
 import { DfuRequest } from '../../dfu-wire/dfu.js';
 import type { SetupPacket } from '../../usb/spec.js';

@@ -1,11 +1,11 @@
 // What distinguishes one DfuSe bootloader from another: every ROM-specific value the simulated
 // bootloader uses. ST's ROM on STM32H74x/75x today; a team's own in-flash bootloader can be
-// described by another profile on the same seam. Sources are stm32h7-dfu-facts.md sections;
+// described by another profile on the same seam. "§n" in comments are sections of docs/stm32h7-facts.md;
 // values marked "unconfirmed" are documented defaults, not observations.
 import type { DfuFunctionalDescriptor } from '../../usb/descriptors.js';
 import type { ResetCause } from '../contracts.js';
 import { DfuStatus } from '../../dfu-wire/dfu.js';
-import { DfuseCommand } from '../../dfu-wire/dfuse.js';
+import { DFUSE_BCD_DFU_VERSION, DfuseCommand } from '../../dfu-wire/dfuse.js';
 
 /** What memory an alternate setting reaches. */
 export type AltTarget = 'flash' | 'option-bytes';
@@ -145,7 +145,7 @@ const H7_ROM_BASE: BootloaderProfile = {
     // manifestation-tolerant as AN3156 §5.5 says) and 255 ms, as `dfu-util -v` logs of other ST ROMs
     // at 0483:df11 show and as ST's DFU class defines them (USBD_DFU_BM_ATTRIBUTES 0x0B,
     // USBD_DFU_DETACH_TIMEOUT 0xFF: STMicroelectronics/stm32-mw-usb-device Class/DFU/Inc/usbd_dfu.h).
-    functional: { bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: 0x011a },
+    functional: { bmAttributes: 0x0b, wDetachTimeOut: 255, wTransferSize: 1024, bcdDFUVersion: DFUSE_BCD_DFU_VERSION },
     langIds: [0x0409],
   },
   commands: [DfuseCommand.Get, DfuseCommand.SetAddressPointer, DfuseCommand.Erase, DfuseCommand.ReadUnprotect],
@@ -210,7 +210,7 @@ export const ST_ROM_H745_V9_2: Readonly<BootloaderProfile> = frozen(structuredCl
 /**
  * ST ROM bootloader V9.1 (0x91): "Erase on bank2 not working as expected... SW exits while the
  * operation is ongoing. Sending a new command invoking the flash memory after the erase can
- * hang the system" (AN2606 Table 136; field reports in facts §3).
+ * hang the system" (AN2606 Table 136; field reports in docs/stm32h7-facts.md §1).
  */
 export const ST_ROM_H745_V9_1: Readonly<BootloaderProfile> = frozen({
   ...structuredClone(H7_ROM_BASE),
@@ -239,7 +239,7 @@ export interface RomEntryBehaviour {
   /**
    * The initial stack pointer and entry address the ROM's tables hold: at the bootloader start
    * address 0x1FF09800 (AN2606 Table 135) and at the hardware boot vector 0x1FF00000 that
-   * MicroPython jumps through (stm32h7-dfu-facts.md §5). The real values are not published:
+   * MicroPython jumps through (docs/stm32h7-facts.md §5). The real values are not published:
    * assumed, with the stack at the top of the 16 KB of DTCM the ROM uses (AN2606 Table 135).
    */
   vector: { stackPointer: number; entry: number };
@@ -248,17 +248,17 @@ export interface RomEntryBehaviour {
     interruptsMasked: RomEntryOutcome;
     /** An interrupt enabled and pending (AN2606 §4.1: clear pending interrupts). Unconfirmed outcome. */
     interruptPending: RomEntryOutcome;
-    /** SysTick counting with its interrupt on (AN2606 §4.1; ST's H7 sequence sets SysTick->CTRL = 0, facts §5). Unconfirmed outcome. */
+    /** SysTick counting with its interrupt on (AN2606 §4.1; ST's H7 sequence sets SysTick->CTRL = 0, docs/stm32h7-facts.md §5). Unconfirmed outcome. */
     sysTickRunning: RomEntryOutcome;
     /** A peripheral clock still enabled (AN2606 §4.1: disable all peripheral clocks). Unconfirmed outcome. */
     peripheralClocksOn: RomEntryOutcome;
     /** A PLL on, or the system clock not the HSI (AN2606 §4.1: disable the PLLs in use). Unconfirmed outcome. */
     pllOn: RomEntryOutcome;
-    /** MSP not loaded from the ROM's table (ST's H7 sequence and every published jump load it, facts §5). Unconfirmed outcome. */
+    /** MSP not loaded from the ROM's table (ST's H7 sequence and every published jump load it, docs/stm32h7-facts.md §5). Unconfirmed outcome. */
     stackNotFromVector: RomEntryOutcome;
     /** Entered at an address that is not the ROM's entry: its code there was not meant to start from. Unconfirmed outcome. */
     notAtEntry: RomEntryOutcome;
-    /** The Cortex-M7 caches left on: not in AN2606 §4.1 or ST's H7 sequence, only in community versions (facts §5, M). */
+    /** The Cortex-M7 caches left on: not in AN2606 §4.1 or ST's H7 sequence, only in community versions (docs/stm32h7-facts.md §5, M). */
     cachesOn: RomEntryOutcome;
   };
 }

@@ -2,7 +2,7 @@
 // Debian `libunicorn2`) through koffi. Everything Unicorn does not do for M-profile cores
 // (reset, exceptions, interrupts, WFI) is done above this seam in TypeScript.
 //
-// Unicorn 2.0.1 pitfalls, as found (firmware-notes.md "Executing the committed images"):
+// Unicorn 2.0.1 pitfalls, as found running the committed images (README, "Executed firmware", How it runs):
 // - UC_CTL_TB_FLUSH grows memory without bound: only cache ranges are removed.
 // - The timeout argument of uc_emu_start is costly: runs are bounded by instruction count.
 // - A JavaScript exception must not unwind through native code: every callback catches, stops

@@ -4,7 +4,7 @@
 /** Busy times of the simulated flash, in virtual milliseconds (or µs where named). */
 export interface FlashTiming {
   /**
-   * One 128 KiB sector at x32 parallelism. stm32h7-dfu-facts.md §4: typically 1.1 s,
+   * One 128 KiB sector at x32 parallelism. docs/stm32h7-facts.md §4: typically 1.1 s,
    * up to 2.2 s (an ST employee quoting the datasheet; confidence M).
    */
   sectorEraseMs: number;

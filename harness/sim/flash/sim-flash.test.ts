@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { WordState } from './flash-bank.js';
 import { FlashAddressError, FlashSectorError } from './flash-errors.js';
 import { DEFAULT_FLASH_TIMING } from './flash-timing.js';
-import { SimFlash, isInterruptibleFlash } from './sim-flash.js';
+import { SimFlash } from './sim-flash.js';
 import { createUserMemories } from './user-memories.js';
 
 const pattern = (length: number, seed = 1): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
@@ -101,9 +101,29 @@ describe('SimFlash', () => {
     expect(Array.from(flash.read(0x0810_0000, 2))).toEqual([0xff, 0xff]);
   });
 
+  it('reports every program and erase with its kind and range, the power-loss cuts included', () => {
+    const flash = new SimFlash();
+    const changes: unknown[] = [];
+    const stop = flash.onChange((change) => changes.push(change));
+    flash.program(0x0800_0000, pattern(64));
+    flash.programUntilPowerLoss(0x0800_0100, pattern(64), 40);
+    flash.eraseSector(2, 3);
+    flash.eraseSectorUntilPowerLoss(1, 1, 0.5);
+    flash.massErase();
+    stop();
+    flash.eraseSector(1, 0);
+    expect(changes).toEqual([
+      { kind: 'program', address: 0x0800_0000, length: 64 },
+      { kind: 'program', address: 0x0800_0100, length: 40 },
+      { kind: 'erase', address: 0x0816_0000, length: 0x20000 },
+      { kind: 'erase', address: 0x0802_0000, length: 0x10000 },
+      { kind: 'erase', address: 0x0800_0000, length: 0x100000 },
+      { kind: 'erase', address: 0x0810_0000, length: 0x100000 },
+    ]);
+  });
+
   it('cuts programming after N bytes, leaving the interrupted word with an ECC error', () => {
     const flash = new SimFlash();
-    expect(isInterruptibleFlash(flash)).toBe(true);
     const data = pattern(128);
     flash.programUntilPowerLoss(0x0800_0000, data, 40);
     expect(flash.read(0x0800_0000, 40)).toEqual(data.subarray(0, 40));

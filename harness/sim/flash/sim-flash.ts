@@ -1,4 +1,4 @@
-import type { BankNumber, FlashBusy, FlashMemory } from '../contracts.js';
+import type { BankNumber, FlashBusy, FlashChange, FlashMemory } from '../contracts.js';
 import { FLASH_WORD_BYTES, FlashBank, WordState } from './flash-bank.js';
 import { FlashAddressError, FlashSectorError } from './flash-errors.js';
 import { WholeMsCarry } from '../../clock/whole-ms-carry.js';
@@ -8,23 +8,6 @@ import { DEFAULT_FLASH_TIMING, programDurationMs, type FlashTiming } from './fla
 export interface WriteProtectionSource {
   /** True when programming and erasing `sector` of `bank` must leave it unchanged. */
   isSectorWriteProtected(bank: BankNumber, sector: number): boolean;
-}
-
-/**
- * Flash that can be cut off part-way, for the power-loss faults. The bootloader uses these
- * when its host's flash offers them.
- */
-export interface InterruptibleFlash extends FlashMemory {
-  /** Programs only the first `bytesBeforeLoss` bytes of `data`; a flash word cut mid-way gets an ECC error. */
-  programUntilPowerLoss(address: number, data: Uint8Array, bytesBeforeLoss: number): FlashBusy;
-  /** Erases only the first `fraction` of a sector (rounded to flash words), as when power fails mid-erase. */
-  eraseSectorUntilPowerLoss(bank: BankNumber, sector: number, fraction: number): FlashBusy;
-}
-
-/** True when `flash` supports the power-loss cuts. */
-export function isInterruptibleFlash(flash: FlashMemory): flash is InterruptibleFlash {
-  const candidate = flash as Partial<InterruptibleFlash>;
-  return typeof candidate.programUntilPowerLoss === 'function' && typeof candidate.eraseSectorUntilPowerLoss === 'function';
 }
 
 /** Options for {@link SimFlash}. */
@@ -47,7 +30,7 @@ const noProtection: WriteProtectionSource = { isSectorWriteProtected: () => fals
  * the bytes at once and return how long the flash would stay busy; they never wait.
  * State persists across resets and power cycles (it is flash), sticky ECC errors included.
  */
-export class SimFlash implements InterruptibleFlash {
+export class SimFlash implements FlashMemory {
   readonly base = BASE;
   readonly size = 2 * BANK_SIZE;
   readonly sectorSize = SECTOR_SIZE;
@@ -60,7 +43,7 @@ export class SimFlash implements InterruptibleFlash {
   /** Program times are fractions of a ms (130 µs a word); the carry keeps them from rounding up per call. */
   private readonly programCarry = new WholeMsCarry();
   private readonly wordScratch = new Uint8Array(FLASH_WORD_BYTES);
-  private readonly changeListeners = new Set<(address: number, length: number) => void>();
+  private readonly changeListeners = new Set<(change: FlashChange) => void>();
 
   constructor(options: SimFlashOptions = {}) {
     this.timing = Object.freeze({ ...DEFAULT_FLASH_TIMING, ...options.timing });
@@ -79,8 +62,8 @@ export class SimFlash implements InterruptibleFlash {
     return this.bytes;
   }
 
-  /** Calls `listener` with the range every program or erase touched (code translated from it is stale). */
-  onChange(listener: (address: number, length: number) => void): () => void {
+  /** Calls `listener` with every program and erase, and the range it touched. */
+  onChange(listener: (change: FlashChange) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
   }
@@ -133,7 +116,8 @@ export class SimFlash implements InterruptibleFlash {
       word.fill(0xff);
       const from = Math.max(address, wordStart);
       const to = Math.min(end, wordStart + FLASH_WORD_BYTES);
-      word.set(data.subarray(from - address, to - address), from - wordStart);
+      // A byte loop, not set(subarray()): no view object per flash word on the hot path.
+      for (let a = from; a < to; a++) word[a - wordStart] = data[a - address]!;
       const index = offset / FLASH_WORD_BYTES;
       const cut = to < Math.min(fullEnd, wordStart + FLASH_WORD_BYTES);
       if (cut) {
@@ -143,7 +127,7 @@ export class SimFlash implements InterruptibleFlash {
       }
       words += 1;
     }
-    this.changed(address, end - address);
+    this.changed('program', address, end - address);
     return { durationMs: this.programCarry.take(programDurationMs(this.timing, words)) };
   }
 
@@ -159,7 +143,7 @@ export class SimFlash implements InterruptibleFlash {
     const share = Math.max(0, Math.min(1, fraction));
     const length = Math.floor((SECTOR_SIZE * share) / FLASH_WORD_BYTES) * FLASH_WORD_BYTES;
     b.eraseRange(sector * SECTOR_SIZE, length);
-    this.changed(b.base + sector * SECTOR_SIZE, length);
+    this.changed('erase', b.base + sector * SECTOR_SIZE, length);
     return { durationMs: Math.round(this.timing.sectorEraseMs * share) };
   }
 
@@ -171,7 +155,7 @@ export class SimFlash implements InterruptibleFlash {
     const b = this.bank(bank, 0);
     if (this.protectedSectors(bank).length > 0) return { durationMs: 0 };
     b.eraseAll();
-    this.changed(b.base, b.size);
+    this.changed('erase', b.base, b.size);
     return { durationMs: this.timing.bankEraseMs };
   }
 
@@ -181,7 +165,7 @@ export class SimFlash implements InterruptibleFlash {
     for (const b of this.banks) {
       if (this.protectedSectors(b.bank).length > 0) continue;
       b.eraseAll();
-      this.changed(b.base, b.size);
+      this.changed('erase', b.base, b.size);
       erased = true;
     }
     return { durationMs: erased ? this.timing.massEraseMs : 0 };
@@ -190,7 +174,7 @@ export class SimFlash implements InterruptibleFlash {
   /** Erases everything whatever the protection, as RDP regression to level 0 does. */
   eraseEverything(): FlashBusy {
     for (const b of this.banks) b.eraseAll();
-    this.changed(BASE, this.size);
+    this.changed('erase', BASE, this.size);
     return { durationMs: this.timing.massEraseMs };
   }
 
@@ -227,9 +211,9 @@ export class SimFlash implements InterruptibleFlash {
     return this.bytes.byteLength + this.states.byteLength;
   }
 
-  private changed(address: number, length: number): void {
+  private changed(kind: FlashChange['kind'], address: number, length: number): void {
     if (length <= 0) return;
-    for (const l of [...this.changeListeners]) l(address, length);
+    for (const l of [...this.changeListeners]) l({ kind, address, length });
   }
 
   private protectedSectors(bank: BankNumber): number[] {

@@ -14,7 +14,7 @@ export interface BootConfig {
   bcm4: boolean;
 }
 
-/** Factory option values (stm32h7-dfu-facts.md, RM0399 Table 20). */
+/** Factory option values (RM0399 §4.4.7, Table 20; docs/stm32h7-facts.md §1). */
 export const FACTORY_BOOT_CONFIG: Readonly<BootConfig> = Object.freeze({
   rdpLevel: 0, bootCm7Add0: 0x0800, bootCm7Add1: 0x1ff0, bootCm4Add0: 0x0810, bootCm4Add1: 0x1000, bcm7: true, bcm4: true,
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../clock/virtual-clock.js';
-import { buildTestAppImage } from '../../dfu/image/synthetic-app.js';
+import { buildTestAppImage } from '../../image/synthetic-app.js';
 import { UsbSocket, type UsbGadget } from '../../usb/gadget.js';
 import type { BootloaderHost } from '../contracts.js';
 import { DFU_MAGIC, DFU_MAGIC_ADDRESS } from '../app/dfu-magic.js';

@@ -5,12 +5,13 @@
 import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
 import type { UsbGadget, UsbSocket } from '../../usb/gadget.js';
-import type { BankNumber, BootloaderHost, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
+import type { BankNumber, BootloaderHost, FlashChange, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
 import { DFU_MAGIC, DFU_MAGIC_ADDRESS } from '../app/dfu-magic.js';
 import {
   DEFAULT_APP_CONNECT_DELAY_MS, DfuRuntimeDevice, type DfuRuntimeFaults, type DfuRuntimeSettings,
 } from '../app/dfu-runtime-interface.js';
-import { isValidCode, parseVersionBlock, UNKNOWN_IDENTITY, VERSION_BLOCK_LENGTH, VERSION_BLOCK_OFFSET } from '../app/image-identity.js';
+import { announcedIdentity, UNKNOWN_IMAGE_IDENTITY, VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE } from '../../image/version-block.js';
+import { imageVectorProblem } from '../../image/vector-table.js';
 import { TestApplication, type Cm4State, type TestAppHost, type TestAppSettings } from '../app/test-application.js';
 import type { Boot0Source } from '../boot0/boot0-source.js';
 import type { RomEntryBehaviour } from '../bootloader/profiles.js';
@@ -40,17 +41,6 @@ export interface SystemMemoryCode {
   stop(): void;
 }
 
-/** User flash as the chip sees it, with the ECC scan the application model needs. */
-export type ChipFlash = FlashMemory & {
-  /** Start addresses of flash words with an ECC error. */
-  eccErrorWords?(address: number, length: number): number[];
-  memoryFootprintBytes?(): number;
-  /** The flash array, which an executing core maps (executed mode needs it). */
-  memoryView?(): Uint8Array;
-  /** Reports every program and erase, so translated code is dropped. */
-  onChange?(listener: (address: number, length: number) => void): () => void;
-};
-
 /** What the Cortex-M7 is doing. */
 export type Cm7State = 'off' | 'app' | 'bootloader' | 'lockup';
 
@@ -64,7 +54,7 @@ export type Cm7Execution =
 /** Options for {@link Stm32h745}. */
 export interface Stm32h745Options {
   clock: Clock;
-  flash: ChipFlash;
+  flash: FlashMemory;
   optionBytes: OptionBytesStore;
   /** Reads the boot-relevant option values (the option bytes' current values). */
   bootConfig: () => BootConfig;
@@ -126,8 +116,8 @@ export class Stm32h745 {
   readonly rcc = new Rcc();
   readonly sram = new Sram();
   readonly clock: Clock;
-  /** The flash as code on the chip sees it: erases are watched for the CM4's sake. */
-  readonly flash: ChipFlash;
+  /** The user flash, as everything on the chip reaches it. */
+  readonly flash: FlashMemory;
   /** The address space: memories and peripherals, for the core, the debug port and the model. */
   readonly map: Stm32h745MemoryMap;
   readonly rccPeripheral: RccPeripheral;
@@ -154,7 +144,8 @@ export class Stm32h745 {
   constructor(private readonly options: Stm32h745Options) {
     this.clock = options.clock;
     this.timers = new ChipTimers(options.clock);
-    this.flash = watchErases(options.flash, (banks) => this.onFlashErased(banks));
+    this.flash = options.flash;
+    this.flash.onChange((change) => { if (change.kind === 'erase') this.onFlashErased(change); });
     const charge = options.boot0ChargePin;
     if (charge) {
       const port = this.gpio.port(charge.port);
@@ -206,8 +197,7 @@ export class Stm32h745 {
     this.map = new Stm32h745MemoryMap({ memories: [...ramDevices, flashDevice, systemDevice], peripherals });
 
     if (executed) {
-      const view = options.flash.memoryView?.();
-      if (!view) throw new RangeError('executed mode needs a flash that exposes its array (memoryView)');
+      const view = options.flash.memoryView();
       const memories: CoreMemory[] = [
         ...this.sram.regions.map((r) => ({ name: r.name, base: r.start, bytes: this.sram.regionBytes(r.name), access: 'rwx' as const })),
         { name: 'user flash', base: options.flash.base, bytes: view, access: 'rx' },
@@ -218,7 +208,7 @@ export class Stm32h745 {
         coreHz: () => this.rccPeripheral.coreClockHz(),
         devices: [this.usart3],
         codeForWaits: () => [{ base: options.flash.base, bytes: view }],
-        eccErrorWords: () => options.flash.eccErrorWords?.(options.flash.base, options.flash.size) ?? [],
+        eccErrorWords: () => options.flash.eccErrorWords(),
         onEccRead: (address) => {
           const offset = address - options.flash.base;
           const bank = offset < BANK_SIZE ? 1 : 2;
@@ -230,7 +220,7 @@ export class Stm32h745 {
           lockup: (state) => this.onLockup(state),
         },
       });
-      options.flash.onChange?.((address, length) => this.executor?.codeChanged(address, length));
+      options.flash.onChange(({ address, length }) => this.executor?.codeChanged(address, length));
     }
   }
 
@@ -344,7 +334,7 @@ export class Stm32h745 {
 
   /** Bytes of host memory the chip's state takes. */
   memoryFootprintBytes(): number {
-    return this.sram.memoryFootprintBytes() + (this.options.flash.memoryFootprintBytes?.() ?? 0);
+    return this.sram.memoryFootprintBytes() + this.options.flash.memoryFootprintBytes();
   }
 
   private boot(level: 0 | 1): void {
@@ -441,7 +431,7 @@ export class Stm32h745 {
   }
 
   private onSupplyFault(description: string): void {
-    // "Target is not responding" until power is removed (stm32h7-dfu-facts.md §6).
+    // "Target is not responding" until power is removed (docs/stm32h7-facts.md §6).
     this.trouble = { kind: 'supply', description: `${description}; the board is unreachable until it is powered with BOOT0 high and mass-erased` };
     this.options.uart.resetTransmitter(this.now());
     this.stopCode();
@@ -451,7 +441,7 @@ export class Stm32h745 {
   private isValidCodeAt(address: number): boolean {
     const flash = this.options.flash;
     if (!flash.contains(address, 8)) return false;
-    return isValidCode(address, flash.read(address, 8));
+    return imageVectorProblem(flash.read(address, 8), address) === undefined;
   }
 
   private startApp(vectorTable: number): void {
@@ -475,10 +465,10 @@ export class Stm32h745 {
     const appUsb = this.options.appUsb;
     if (!appUsb) return;
     this.disconnectAppUsb();
-    const identity = parseVersionBlock(this.options.flash.contains(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_LENGTH)
-      ? this.options.flash.read(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_LENGTH) : new Uint8Array(0));
+    const identity = this.options.flash.contains(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE)
+      ? announcedIdentity(this.options.flash.read(vectorTable + VERSION_BLOCK_OFFSET, VERSION_BLOCK_SIZE), 0) : UNKNOWN_IMAGE_IDENTITY;
     const product = appUsb.settings.product
-      ?? (identity === UNKNOWN_IDENTITY ? 'application' : `${identity.name} ${identity.version}`);
+      ?? (identity.name === UNKNOWN_IMAGE_IDENTITY.name ? 'application' : `${identity.name} ${identity.version}`);
     this.appUsbPlug = this.timers.after(appUsb.settings.connectDelayMs ?? DEFAULT_APP_CONNECT_DELAY_MS, () => {
       this.appUsbPlug = undefined;
       if (!this.runsApplication()) return;
@@ -546,13 +536,14 @@ export class Stm32h745 {
     this.options.uart.resetTransmitter(at);
   }
 
-  private onFlashErased(banks: BankNumber[]): void {
-    // Inferred (confidence L): erasing the bank the CM4 executes from pulls the code from
-    // under it; the core faults and locks up until the next reset.
+  private onFlashErased(erased: FlashChange): void {
+    // Inferred (confidence L): erasing anything in the bank the CM4 executes from pulls the code
+    // from under it; the core faults and locks up until the next reset.
     if (this.cm4 !== 'running' || this.cm4VectorTable === undefined) return;
-    const bank = this.cm4VectorTable >= BANK1 && this.cm4VectorTable < BANK1 + 2 * BANK_SIZE
-      ? (this.cm4VectorTable < BANK1 + BANK_SIZE ? 1 : 2) : undefined;
-    if (bank !== undefined && banks.includes(bank)) this.cm4 = 'lockup';
+    const table = this.cm4VectorTable;
+    if (table < BANK1 || table >= BANK1 + 2 * BANK_SIZE) return;
+    const bankStart = table < BANK1 + BANK_SIZE ? BANK1 : BANK1 + BANK_SIZE;
+    if (erased.address < bankStart + BANK_SIZE && erased.address + erased.length > bankStart) this.cm4 = 'lockup';
   }
 
   private appHost(): TestAppHost {
@@ -564,7 +555,7 @@ export class Stm32h745 {
       ram: this.sram,
       uart: this.options.uart,
       readFlash: (address, length) => this.options.flash.read(address, length),
-      eccErrorCount: (address, length) => this.options.flash.eccErrorWords?.(address, length).length ?? 0,
+      eccErrorCount: (address, length) => this.options.flash.eccErrorWords(address, length).length,
       after: (ms, fn) => { this.timers.after(ms, fn); },
       softwareReset: () => this.reset('software'),
       jumpToBootloader: () => this.startBootloader(),
@@ -605,25 +596,4 @@ export class Stm32h745 {
       powerOff: () => this.powerOff(),
     };
   }
-}
-
-/**
- * Wraps the flash so that erases are reported with the banks they hit; everything else
- * (power-loss variants included) passes through unchanged.
- */
-function watchErases<T extends object>(flash: T, erased: (banks: BankNumber[]) => void): T {
-  return new Proxy(flash, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const method = value as (...args: unknown[]) => unknown;
-      if (typeof property !== 'string' || !/^(erase|massErase)/.test(property)) return method.bind(target);
-      return (...args: unknown[]) => {
-        const result = method.apply(target, args);
-        const bank = args[0];
-        erased(bank === 1 || bank === 2 ? [bank] : [1, 2]);
-        return result;
-      };
-    },
-  });
 }

@@ -73,7 +73,7 @@ export const OPTSR_PROGRAMMABLE = (Optsr.BOR_LEV_MASK | Optsr.IWDG1_SW | Optsr.I
 export const RdpByte = { Level0: 0xaa, Level2: 0xcc, Level1: 0x55 } as const;
 
 /**
- * The factory OPTSR value. Confirmed fields (stm32h7-dfu-facts.md §1, §4): RDP 0xAA, BCM7 = BCM4 = 1.
+ * The factory OPTSR value. Confirmed fields (RM0399 §4.4.7, §4.5.3; docs/stm32h7-facts.md §1, §4): RDP 0xAA, BCM7 = BCM4 = 1.
  * The rest follow RM0399's factory column as far as known: watchdogs in software mode, no reset on
  * Stop/Standby entry, IWDG frozen in Stop/Standby, BOR off, no security, no bank swap.
  * Unconfirmed: ST_RAM_SIZE (0 here) and the reserved bits 27:28 (set, as read on H7 parts).

@@ -1,7 +1,7 @@
 // A reader of the console on the virtual clock: lines with their times, and command/answer
 // exchanges. Used by the simulator's tests and usable by a simulated rig.
 import type { Clock } from '../../clock/clock.js';
-import type { ConsoleHostEnd } from '../uart/console-uart.js';
+import type { ConsoleHostEnd } from './console-uart.js';
 
 /** Collects console lines with the virtual time each one ended. */
 export class ConsoleTranscript {

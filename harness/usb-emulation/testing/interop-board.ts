@@ -5,7 +5,7 @@ import { execaSync } from 'execa';
 import { VirtualClock } from '../../clock/virtual-clock.js';
 import { loadRigs } from '../../rig/config/load-rigs.js';
 import { REPO_ROOT, type ReferenceImages } from '../../rig/reference-images.js';
-import { SimRig } from '../../rig/sim/sim-rig.js';
+import { createSimRig, type SimRig } from '../../rig/sim/sim-rig.js';
 import type { DfuRuntimeSettings } from '../../sim/app/dfu-runtime-interface.js';
 import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
 import { ST_ROM_H745_V9_2 } from '../../sim/bootloader/profiles.js';
@@ -33,10 +33,10 @@ export interface ExposedSimBoard {
 
 /** The rig `sim-h745` (ROM V9.2) entered into DFU by console-jump, exposed with the given busy-time scale. */
 export async function exposeSimBoard(images: ReferenceImages, tools: UmockdevTools, busyTimeScale: number): Promise<ExposedSimBoard> {
-  const rig = await SimRig.create((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, images);
+  const rig = await createSimRig((await loadRigs(path.join(REPO_ROOT, 'rigs.yaml'))).rigs.get('sim-h745')!, images);
   try {
     await rig.enterDfu('console-jump');
-    const exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.board.usb }, tools, { busyTimeScale });
+    const exposed = await ExposedBoard.start({ clock: rig.clock, connector: rig.backends.board.usb }, tools, { busyTimeScale });
     return {
       rig, exposed,
       close: async () => {

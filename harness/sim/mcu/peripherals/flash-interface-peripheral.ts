@@ -1,5 +1,5 @@
 // The embedded flash interface's registers (RM0399 §4.9; CMSIS FLASH_TypeDef, FLASH_CR_*,
-// FLASH_SR_*, FLASH_OPTCR_*; keys in stm32h7-dfu-facts.md §4): access control, the unlock key
+// FLASH_SR_*, FLASH_OPTCR_*; keys in docs/stm32h7-facts.md §4): access control, the unlock key
 // sequences of both banks and of the option bytes, and the option status and boot registers
 // read from the option bytes in force. Programming and erasing through these registers is not
 // modelled: the flash changes through the bootloader, the probe, or a factory load.

@@ -36,7 +36,7 @@ export interface SupplyWiring {
 /**
  * The NUCLEO-H745ZI-Q: the internal SMPS feeds VCORE directly (UM2408; ST's board files use
  * PWR_DIRECT_SMPS_SUPPLY = SMPSEN only). Any other value written locks the board until it is
- * powered with BOOT0 high and mass-erased (stm32h7-dfu-facts.md §6; the exact accepted set
+ * powered with BOOT0 high and mass-erased (docs/stm32h7-facts.md §6; the exact accepted set
  * beyond direct SMPS is unconfirmed).
  */
 export const DIRECT_SMPS_WIRING: SupplyWiring = Object.freeze({

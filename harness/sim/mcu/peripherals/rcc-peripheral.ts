@@ -53,7 +53,7 @@ const RESET_VALUES: Readonly<Record<number, number>> = {
   [RccRegister.PLL3DIVR]: 0x01010280,
 };
 
-/** Oscillator frequencies: HSI 64 MHz, CSI 4 MHz, HSE 8 MHz from the ST-LINK's MCO on the NUCLEO (facts §6, M), LSE 32.768 kHz. */
+/** Oscillator frequencies: HSI 64 MHz, CSI 4 MHz, HSE 8 MHz from the ST-LINK's MCO on the NUCLEO (docs/stm32h7-facts.md §6, M), LSE 32.768 kHz. */
 export const OSCILLATOR_HZ = { hsi: 64_000_000, csi: 4_000_000, hse: 8_000_000, lse: 32_768 } as const;
 
 /** D1CPRE/HPRE encoding: 0xxx divides by 1, then 2, 4, 8, 16, 64, 128, 256, 512. */

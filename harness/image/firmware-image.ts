@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import { crc32 } from './crc32.js';
 import { ImageError } from './errors.js';
 

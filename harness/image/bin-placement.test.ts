@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import { deriveBinPlacement } from './bin-placement.js';
 import { imageToBin } from './firmware-image.js';
 import { buildTestAppImage } from './synthetic-app.js';

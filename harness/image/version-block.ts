@@ -1,6 +1,6 @@
 // The 48-byte block a test-application image carries at offset 0x400 to say what it is
-// (docs/image-version-block.md). Everything here works on plain bytes so the simulated board
-// and the host read images the same way.
+// (docs/image-version-block.md). Everything here works on plain bytes: the simulated board reads
+// it from its flash, the host from image files, with this one reader.
 import { ImageError } from './errors.js';
 
 /** Offset of the block from the start of the image (after the 0x298-byte CM7 vector table). */
@@ -27,8 +27,14 @@ export interface VersionBlock {
   version: string;
 }
 
+/** The name and version an image announces (`READY <name> <version>`). */
+export interface ImageIdentity {
+  name: string;
+  version: string;
+}
+
 /** How a valid image without a block announces itself (`READY unknown 0.0.0`). */
-export const UNKNOWN_IMAGE_IDENTITY: Readonly<{ name: string; version: string }> = Object.freeze({ name: 'unknown', version: '0.0.0' });
+export const UNKNOWN_IMAGE_IDENTITY: Readonly<ImageIdentity> = Object.freeze({ name: 'unknown', version: '0.0.0' });
 
 // Name and version become words of the console's `READY <name> <version>` line, so they must be
 // printable ASCII without spaces. One byte is kept for a NUL so C code can print them with %s.
@@ -97,11 +103,12 @@ export function readImageVersionBlock(imageBytes: Uint8Array, source = 'image'):
 
 /**
  * The `<name> <version>` an image's READY line shows: its block's, or `unknown 0.0.0` when the
- * block is absent or malformed (a boot never fails over the block).
+ * block is absent or malformed (a boot never fails over the block). `offset` is where the block
+ * starts in `bytes`: VERSION_BLOCK_OFFSET in an image's bytes, 0 in the block alone.
  */
-export function announcedIdentity(imageBytes: Uint8Array): { name: string; version: string } {
+export function announcedIdentity(bytes: Uint8Array, offset = VERSION_BLOCK_OFFSET): ImageIdentity {
   try {
-    const block = readImageVersionBlock(imageBytes);
+    const block = decodeVersionBlock(bytes, offset);
     if (block) return { name: block.name, version: block.version };
   } catch {
     // A malformed block is reported by decodeVersionBlock to those who ask; a boot just goes on.

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import { loadBin } from './bin.js';
 import { deriveBinPlacement } from './bin-placement.js';
 import { DFU_SUFFIX_SIZE, hasDfusePrefix, hasDfuSuffix, readDfu, readDfuSuffix, writeDfu, type WriteDfuOptions } from './dfuse-file.js';

@@ -7,7 +7,8 @@
 //   suffix  16 bytes  bcdDevice u16 | idProduct u16 | idVendor u16 | bcdDFU u16 (0x011A)
 //                     | "UFD" | bLength 16 | dwCRC u32
 // All integers little-endian. dwCRC covers every byte before it (see dfuSuffixCrc).
-import { hex32 } from '../../errors.js';
+import { DFUSE_BCD_DFU_VERSION } from '../dfu-wire/dfuse.js';
+import { hex32 } from '../errors.js';
 import { dfuSuffixCrc } from './crc32.js';
 import { ImageError } from './errors.js';
 import { createFirmwareImage, describeRange, type DeviceIdentity, type DfuseTarget, type FirmwareImage } from './firmware-image.js';
@@ -16,8 +17,6 @@ export const DFUSE_PREFIX_SIZE = 11;
 export const DFUSE_TARGET_PREFIX_SIZE = 274;
 export const DFUSE_ELEMENT_HEADER_SIZE = 8;
 export const DFU_SUFFIX_SIZE = 16;
-/** bcdDFU of a DfuSe file's suffix. */
-export const DFUSE_BCD_DFU = 0x011a;
 /** bcdDFU of a plain DFU 1.0/1.1 file's suffix (accepted on read). */
 export const DFU_BCD_DFU = 0x0100;
 const TARGET_NAME_FIELD = 255;
@@ -145,7 +144,7 @@ export function readDfu(bytes: Uint8Array, source: string): FirmwareImage {
     throw new ImageError(source, 'size-mismatch', `the file is ${bytes.length} bytes, ${bytes.length - expected} more than its DfuSe prefix announces (${imageSize} + 16-byte suffix)`);
   }
   const suffix = readDfuSuffix(bytes, source);
-  if (suffix.bcdDfu !== DFUSE_BCD_DFU && suffix.bcdDfu !== DFU_BCD_DFU) {
+  if (suffix.bcdDfu !== DFUSE_BCD_DFU_VERSION && suffix.bcdDfu !== DFU_BCD_DFU) {
     throw new ImageError(source, 'signature', `DFU suffix bcdDFU is 0x${suffix.bcdDfu.toString(16).padStart(4, '0')}; expected 0x011a (DfuSe)`);
   }
   if (targetCount === 0) throw new ImageError(source, 'empty', 'the DfuSe prefix says bTargets = 0: the file holds no targets');
@@ -270,7 +269,7 @@ export function writeDfu(image: FirmwareImage, options: WriteDfuOptions = {}): U
   view.setUint16(at, device.bcdDevice, true);
   view.setUint16(at + 2, device.productId, true);
   view.setUint16(at + 4, device.vendorId, true);
-  view.setUint16(at + 6, DFUSE_BCD_DFU, true);
+  view.setUint16(at + 6, DFUSE_BCD_DFU_VERSION, true);
   out.set(SIGNATURE_UFD, at + 8);
   view.setUint8(at + 11, DFU_SUFFIX_SIZE);
   view.setUint32(at + 12, dfuSuffixCrc(out.subarray(0, at + 12)), true);

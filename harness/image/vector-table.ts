@@ -1,6 +1,6 @@
-// When an image counts as "valid code" (docs/image-version-block.md): the rule the simulated
-// bootloader's leave and the simulated reset apply, kept next to the image tools so synthetic
-// images and negative specs agree with it.
+// When an image counts as "valid code" (docs/image-version-block.md): the one rule the simulated
+// chip's reset and its bootloader's leave apply, and the host's image tools (the placement of a
+// .bin, synthetic images, negative specs) check.
 
 /** An address range [start, end). */
 export interface AddressRange {
@@ -41,7 +41,7 @@ export function vectorTableProblem(
   if ((reset & 1) === 0) return `reset vector 0x${reset.toString(16)} is even (not Thumb)`;
   const bank = banks.find((b) => vectorTableAddress >= b.start && vectorTableAddress < b.end);
   if (!bank) return `vector table at 0x${vectorTableAddress.toString(16)} is not in a flash bank`;
-  const target = reset & ~1;
+  const target = (reset & ~1) >>> 0;
   if (target < bank.start || target >= bank.end) return `reset vector 0x${reset.toString(16)} points outside the flash bank of the vector table`;
   return undefined;
 }

@@ -1,5 +1,6 @@
-// Firmware images: the common model, .bin/.hex/.dfu readers and writers, the version block and
-// synthetic test-application images.
+// Firmware images, shared by the DFU host, the rigs and the simulated board, knowing none of
+// them: the common model, .bin/.hex/.dfu/ELF readers and writers, the version block, when a
+// vector table is valid code, synthetic test-application images, the manifest hash check.
 export * from './errors.js';
 export * from './crc32.js';
 export * from './firmware-image.js';
@@ -9,7 +10,6 @@ export * from './synthetic-app.js';
 export * from './bin.js';
 export * from './intel-hex.js';
 export * from './dfuse-file.js';
-export * from './layout-check.js';
 export * from './image-file.js';
 export * from './bin-placement.js';
 export * from './manifest-check.js';

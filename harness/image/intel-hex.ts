@@ -2,7 +2,7 @@
 // parses but drops. Its signed shifts turn addresses at or above 0x80000000 negative, so those
 // are refused on read and on write (nothing the STM32H7 ROM bootloader can program lives there).
 import nrfIntelHex from 'nrf-intel-hex';
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import { ImageError } from './errors.js';
 import { createFirmwareImage, type FirmwareImage } from './firmware-image.js';
 

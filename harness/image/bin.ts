@@ -1,4 +1,4 @@
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import { ImageError } from './errors.js';
 import { createFirmwareImage, type FirmwareImage } from './firmware-image.js';
 

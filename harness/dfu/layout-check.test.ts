@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryLayout } from '../layout.js';
-import { ImageError } from './errors.js';
-import { createFirmwareImage } from './firmware-image.js';
+import { MemoryLayout } from './layout.js';
+import { ImageError } from '../image/errors.js';
+import { createFirmwareImage } from '../image/firmware-image.js';
 import { checkImageAgainstLayouts } from './layout-check.js';
 
 const flash = MemoryLayout.parse('@Internal Flash   /0x08000000/16*128Kg');

@@ -10,7 +10,7 @@
 //     (ARMv7-M Architecture Reference Manual, B3.2.5 "Vector Table Offset Register");
 //   - the whole image fits in that bank.
 // One load address satisfying all of these is taken; none or several is a refusal.
-import { hex32 } from '../../errors.js';
+import { hex32 } from '../errors.js';
 import type { BinPlacement } from './firmware-image.js';
 import { H745_FLASH_BANKS, H745_STACK_RAM, H745_VECTOR_TABLE_SIZE } from './vector-table.js';
 

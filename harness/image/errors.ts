@@ -1,4 +1,4 @@
-import { DfuHilError } from '../../errors.js';
+import { DfuHilError } from '../errors.js';
 
 /**
  * What is wrong with an image, stable for scripts and negative specs (the error's `code` is
@@ -49,7 +49,11 @@ export class ImageError extends DfuHilError {
   readonly problem: string;
 
   constructor(source: string, fault: ImageFault, problem: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(`image-${fault}`, `${source}: ${problem}`, { hint: options.hint ?? HINTS[fault], cause: options.cause });
+    // A file that cannot be read or placed is refused before anything reaches the board.
+    super(`image-${fault}`, `${source}: ${problem}`, {
+      hint: options.hint ?? HINTS[fault], cause: options.cause,
+      failureClass: fault === 'unreadable' || fault === 'no-address' ? 'usage' : 'test',
+    });
     this.fault = fault;
     this.source = source;
     this.problem = problem;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImageError, ImageHashError } from './errors.js';
 import { loadImageFile } from './image-file.js';
 
-const FIRMWARE_IMAGES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../firmware-images/images');
+const FIRMWARE_IMAGES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../firmware-images/images');
 
 let dir: string;
 beforeEach(async () => {

@@ -1,7 +1,7 @@
-import { hex32 } from '../../errors.js';
-import type { MemoryLayout } from '../layout.js';
-import { ImageError } from './errors.js';
-import { describeRange, type DfuseTarget, type FirmwareImage } from './firmware-image.js';
+import { hex32 } from '../errors.js';
+import type { MemoryLayout } from './layout.js';
+import { ImageError } from '../image/errors.js';
+import { describeRange, type DfuseTarget, type FirmwareImage } from '../image/firmware-image.js';
 
 /** Memory layouts by alternate setting, as the device's iInterface strings describe them. */
 export type LayoutsByAltSetting = ReadonlyMap<number, MemoryLayout> | Readonly<Record<number, MemoryLayout>>;

@@ -1,5 +1,5 @@
 import * as zlib from 'node:zlib';
-import { DfuHilError } from '../../errors.js';
+import { DfuHilError } from '../errors.js';
 
 /** Node lacks zlib.crc32 (it arrived in Node 20.15 / 22.2). */
 export class Crc32UnavailableError extends DfuHilError {
