@@ -5,7 +5,7 @@
 import type { Clock } from '../../clock/clock.js';
 import { hex32 } from '../../errors.js';
 import type { UsbGadget, UsbSocket } from '../../usb/gadget.js';
-import type { BankNumber, BootloaderHost, FlashChange, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
+import type { BootloaderHost, FlashChange, FlashMemory, OptionBytesStore, ResetCause } from '../contracts.js';
 import { DFU_MAGIC, DFU_MAGIC_ADDRESS } from '../app/dfu-magic.js';
 import {
   DEFAULT_APP_CONNECT_DELAY_MS, DfuRuntimeDevice, type DfuRuntimeFaults, type DfuRuntimeSettings,
