@@ -126,6 +126,7 @@ function keptConsole(keeper: ConsoleKeeper, options: ConsoleKeeperOptions): AppC
     mark: () => options.log.mark(),
     waitForReady: (timeoutMs, waitOptions) => keeper.current.waitForReady(timeoutMs, waitOptions),
     command: (text, timeoutMs) => keeper.use((c) => c.command(text, timeoutMs)),
+    sendLine: (text) => keeper.use((c) => c.sendLine(text)),
     version: () => keeper.use((c) => c.version()),
     boot: () => keeper.use((c) => c.boot()),
     gpio: () => keeper.use((c) => c.gpio()),

@@ -16,17 +16,25 @@ export interface ConsoleLogEntry {
 export class ConsoleLog {
   private entries: ConsoleLogEntry[] = [];
   private droppedCount = 0;
+  private readonly watchers = new Set<(entry: ConsoleLogEntry) => void>();
 
   constructor(private readonly capacity = 50_000) {}
 
   /** Records one entry. */
   record(entry: ConsoleLogEntry): void {
     this.entries.push(entry);
+    for (const watcher of [...this.watchers]) watcher(entry);
     if (this.entries.length > this.capacity) {
       const excess = this.entries.length - this.capacity;
       this.entries.splice(0, excess);
       this.droppedCount += excess;
     }
+  }
+
+  /** Calls `listener` with every entry recorded from now on; returns an unsubscribe. */
+  watch(listener: (entry: ConsoleLogEntry) => void): () => void {
+    this.watchers.add(listener);
+    return () => { this.watchers.delete(listener); };
   }
 
   /** A copy of the entries kept. */

@@ -229,6 +229,21 @@ describe('TestAppConsole over a serialport stream', () => {
     await console.close();
   });
 
+  it('sends a line of another protocol without waiting for OK, logs it, and sees what comes back in the log', async () => {
+    const { clock, device, console } = await setup();
+    const seen: string[] = [];
+    const unwatch = console.log.watch((e) => seen.push(`${e.direction} ${e.text}`));
+    device.onLine = (line) => { if (line === 'update') device.sayAt(2, 'entering the bootloader'); };
+    await console.sendLine('update');
+    expect(device.received).toEqual(['update']);
+    await clock.sleep(5);
+    expect(seen).toEqual(['tx update', 'rx entering the bootloader']);
+    unwatch();
+    await expect(console.sendLine('a\nb')).rejects.toMatchObject({ code: 'console-usage' });
+    expect(seen).toHaveLength(2);
+    await console.close();
+  });
+
   it('turns ERR into a device error naming the command and reason', async () => {
     const { device, console } = await setup();
     device.onLine = () => device.say('ERR unknown pin');

@@ -136,6 +136,11 @@ export interface AppConsole {
   waitForReady(timeoutMs: number, options?: { after?: number }): Promise<ReadyBanner>;
   /** Sends one command and resolves with its data lines once `OK` arrives. */
   command(text: string, timeoutMs?: number): Promise<DeviceLine[]>;
+  /**
+   * Sends one line of another protocol (a team's own firmware) and resolves once it is written,
+   * waiting for no answer: what the application does with it is for the caller to see.
+   */
+  sendLine(text: string): Promise<void>;
   /** `version`: the application's name and version. */
   version(): Promise<{ name: string; version: string }>;
   /** `boot`: reset cause, entry, RSR, CM4 state, ECC count and the GPIO registers before init. */
@@ -239,6 +244,12 @@ export class TestAppConsole implements AppConsole {
     return run;
   }
 
+  sendLine(text: string): Promise<void> {
+    const run = this.queue.then(() => this.write(text));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** `version`: the application's name and version. */
   async version(): Promise<{ name: string; version: string }> {
     const lines = await this.command('version');
@@ -318,6 +329,19 @@ export class TestAppConsole implements AppConsole {
       throw new ConsoleError('usage', (error as Error).message, { cause: error });
     }
     return this.command(text);
+  }
+
+  private write(text: string): Promise<void> {
+    if (/[\r\n]/.test(text)) return Promise.reject(new ConsoleError('usage', `a console line is one line; got ${JSON.stringify(text)}`));
+    if (this.closedBy) return Promise.reject(this.closedBy);
+    this.lastTxIndex = this.log.mark();
+    this.log.record({ t: this.clock.now(), direction: 'tx', text });
+    return new Promise<void>((resolve, reject) => {
+      this.stream.write(`${text}\n`, (error) => {
+        if (error) reject(new ConsoleError('port-closed', `cannot write "${text}" to ${this.name}: ${error.message}`, { command: text, cause: error }));
+        else resolve();
+      });
+    });
   }
 
   private send(text: string, timeoutMs: number): Promise<DeviceLine[]> {
