@@ -102,7 +102,8 @@ describe('dfu-hil on the simulated rig', () => {
     const leave = await cli('--json', 'leave');
     expect(leave.code).toBe(0);
     expect(JSON.parse(leave.stdout)).toEqual({
-      rig: 'sim-a', leave: { outcome: 'disconnected' }, application: { name: 'dfu-hil-testapp', version: '1.0.0', t: expect.any(Number) },
+      rig: 'sim-a', leave: { outcome: 'disconnected' },
+      application: { name: 'dfu-hil-testapp', version: '1.0.0', t: expect.any(Number), form: 'test-app-ready', evidence: 'READY dfu-hil-testapp 1.0.0' },
     });
     const noWait = await cli('--json', 'enter');
     expect(noWait.code).toBe(0);

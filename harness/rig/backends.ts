@@ -11,6 +11,7 @@ import type { UartLink } from '../serial/uart-link.js';
 import type { UsbConnector } from '../usb/gadget.js';
 import type { TransferTrace } from '../usb/trace.js';
 import type { UsbBus } from '../usb/transport.js';
+import type { ConsoleLines } from './app-ready/console-banner-ready.js';
 import type { ProbeTool } from './config/vocabulary.js';
 import type { ConsoleKeeper } from './console-keeper.js';
 import type { RigFaults } from './faults.js';
@@ -85,6 +86,11 @@ export interface RigBackends {
   readonly power?: PowerBackend | undefined;
   readonly probe?: ProbeBackend | undefined;
   readonly simulation?: SimulationBackend | undefined;
+  /**
+   * The lines of another serial port of the board (a team's firmware that prints its banner on a
+   * port of its own), opened on first use and closed with the backends; absent where there is none.
+   */
+  readonly serialLines?: ((port: string, baudRate: number) => ConsoleLines) | undefined;
   /** Every command the bench's tools ran (probe, hub), for the report. */
   readonly toolLog?: ProbeLog | undefined;
   /** True when the board runs the flashed image's own code (a bench; a simulated board in executed mode). */

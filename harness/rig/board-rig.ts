@@ -8,10 +8,11 @@
 import type { DfuseClient, DfuseOpenOptions } from '../dfu/dfuse-client.js';
 import type { DebugProbe } from '../probe/probe.js';
 import type { GpioSnapshot } from '../serial/console-protocol.js';
-import type { AppConsole, ReadyBanner } from '../serial/test-app-console.js';
+import type { AppConsole } from '../serial/test-app-console.js';
 import type { TransferTrace } from '../usb/trace.js';
 import type { UsbBus, UsbDeviceInfo } from '../usb/transport.js';
-import { appReadyCheckFor } from './app-ready.js';
+import type { AppReadyResult } from './app-ready/app-ready.js';
+import { appReadyCheckFor } from './app-ready/rig-app-ready.js';
 import { presenceOf, type RigBackends } from './backends.js';
 import type { RigConfig } from './config/load-rigs.js';
 import type { EntryMethod, RigKind } from './config/vocabulary.js';
@@ -55,7 +56,7 @@ export class BoardRig<B extends RigBackends = RigBackends> implements Rig {
     this.capabilities = capabilitiesOf(config, presence);
     this.lease = options.lease;
     this.steps = new RigSteps(config.name, backends.clock, options.lease);
-    this.strategy = new DfuStrategy(config, backends, images, appReadyCheckFor(config), this.steps);
+    this.strategy = new DfuStrategy(config, backends, images, appReadyCheckFor(config, backends), this.steps);
     this.console = backends.console.view;
     this.probe = this.strategy.probe;
     const simulation = backends.simulation;
@@ -110,7 +111,7 @@ export class BoardRig<B extends RigBackends = RigBackends> implements Rig {
     return this.strategy.leave();
   }
 
-  waitForApp(timeoutMs?: number): Promise<ReadyBanner> {
+  waitForApp(timeoutMs?: number): Promise<AppReadyResult> {
     return this.strategy.waitForApp(timeoutMs);
   }
 
@@ -164,6 +165,7 @@ export class BoardRig<B extends RigBackends = RigBackends> implements Rig {
   async close(): Promise<void> {
     if (this.steps.closed) return;
     this.steps.closed = true;
+    this.strategy.stopWatching();
     let boardHeld = true;
     try {
       await this.lease?.check?.();

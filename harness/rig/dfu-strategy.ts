@@ -8,9 +8,9 @@ import type { FlashContentCache } from '../dfu/flash-content-cache.js';
 import { DfuHilError } from '../errors.js';
 import type { DebugProbe } from '../probe/probe.js';
 import type { GpioSnapshot } from '../serial/console-protocol.js';
-import { ConsoleError, type ReadyBanner } from '../serial/test-app-console.js';
+import { ConsoleError } from '../serial/test-app-console.js';
 import type { UsbDeviceInfo } from '../usb/transport.js';
-import type { AppReadyCheck } from './app-ready.js';
+import type { AppReadyCheck, AppReadyResult, AppReadyWatch } from './app-ready/app-ready.js';
 import type { PowerBackend, ResetLine, RigBackends } from './backends.js';
 import { BootloaderLocator } from './bootloader-locator.js';
 import type { RigConfig } from './config/load-rigs.js';
@@ -60,8 +60,8 @@ export class DfuStrategy {
   readonly flashContents: FlashContentCache;
   /** The debug probe, reporting to the flash record what it changes. */
   readonly probe: DebugProbe | undefined;
-  /** Console log position of the last reset, power-up or leave: the boot `waitForApp` waits for. */
-  private bootMark: number;
+  /** The watch for the application, armed at the last reset, power-up or leave: the boot `waitForApp` waits for. */
+  private appWatch: AppReadyWatch;
 
   constructor(
     private readonly config: RigConfig,
@@ -74,7 +74,7 @@ export class DfuStrategy {
     this.flashContents = boardFlashCache(backends.usb.bus.trace);
     backends.simulation?.faults.onArm((fault) => this.flashContents.distrust(`fault armed: ${fault}`));
     this.probe = backends.probe ? probeWatchedBy(backends.probe.probe, this.flashContents) : undefined;
-    this.bootMark = backends.console.log.mark();
+    this.appWatch = appReady.arm();
   }
 
   private get clock(): Clock {
@@ -113,14 +113,25 @@ export class DfuStrategy {
 
   leave(): Promise<RigLeaveReport> {
     return this.steps.run('leave DFU', () => {
-      this.bootMark = this.backends.console.log.mark();
+      this.bootFollows();
       return leaveDfu(() => this.openDfu(), this.config);
     });
   }
 
-  /** Resolves once the application is up after the last reset, power-up or leave. */
-  waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<ReadyBanner> {
-    return this.appReady.wait(this.backends, { timeoutMs, after: this.bootMark }).catch((error: unknown) => { throw this.explain(error); });
+  /** Resolves once the application is up after the last reset, power-up or leave, as the rig's appReady says. */
+  waitForApp(timeoutMs = this.config.timeouts.readyMs): Promise<AppReadyResult> {
+    return this.appWatch.wait(timeoutMs).catch((error: unknown) => { throw this.explain(error); });
+  }
+
+  /** Stops watching for the application (the rig is closing). */
+  stopWatching(): void {
+    this.appWatch.cancel();
+  }
+
+  /** The application boots next (a reset, a power-up, a leave): watch for it from before it starts. */
+  private bootFollows(): void {
+    this.appWatch.cancel();
+    this.appWatch = this.appReady.arm();
   }
 
   gpioSnapshot(): Promise<GpioSnapshot> {
@@ -136,7 +147,7 @@ export class DfuStrategy {
     const line = this.backends.reset;
     await this.steps.run(`reset (${line.via})`, async () => {
       this.flashContents.distrust(`a reset (${line.via})`);
-      this.bootMark = this.backends.console.log.mark();
+      this.bootFollows();
       await line.pulse();
     });
   }
@@ -162,7 +173,7 @@ export class DfuStrategy {
         for (const img of [image, cm4]) {
           for (const s of img.segments) await probe.programFlash(s.address, s.data);
         }
-        this.bootMark = this.backends.console.log.mark();
+        this.bootFollows();
         await probe.reset('hardware');
         await this.waitForApp();
       });
@@ -182,7 +193,7 @@ export class DfuStrategy {
 
   /** Power off and on; a console port that goes down with the board is reopened. */
   private async cyclePower(power: PowerBackend): Promise<void> {
-    this.bootMark = this.backends.console.log.mark();
+    this.bootFollows();
     await power.cycle();
     await this.backends.console.afterPowerCycle(this.config.timeouts.powerCycleMs + this.config.timeouts.enumerationMs);
   }

@@ -8,12 +8,13 @@ import type { TransferTrace } from '../usb/trace.js';
 import type { UsbBus, UsbDeviceInfo } from '../usb/transport.js';
 import type { ConsoleLog } from '../serial/console-log.js';
 import type { GpioSnapshot } from '../serial/console-protocol.js';
-import type { AppConsole, ReadyBanner } from '../serial/test-app-console.js';
+import type { AppConsole } from '../serial/test-app-console.js';
 import type { DfuseClient, DfuseOpenOptions } from '../dfu/dfuse-client.js';
 import type { DebugProbe, ProbeLog } from '../probe/probe.js';
+import type { AppReadyResult } from './app-ready/app-ready.js';
 import type { BackendPresence, SimulationBackend } from './backends.js';
 import { BACKEND_PRESENCE } from './backend-presence.js';
-import type { RigConfig } from './config/load-rigs.js';
+import { speaksTestAppConsole, type RigConfig } from './config/load-rigs.js';
 import type { RigFaults } from './faults.js';
 import type { FlashDigest } from './flash-digest.js';
 import type { ReferenceImages } from './reference-images.js';
@@ -158,8 +159,12 @@ export interface Rig {
   flash(image: RigFlashImage, options?: RigFlashOptions): Promise<RigFlashReport>;
   /** Leaves DFU (DfuSe leave: a jump, not a reset); tolerates the expected disconnect. */
   leave(): Promise<RigLeaveReport>;
-  /** Resolves with the READY banner of the application's next boot. */
-  waitForApp(timeoutMs?: number): Promise<ReadyBanner>;
+  /**
+   * Resolves once the application is up after the last reset, power-up or leave, as the rig's
+   * `appReady` tells it (default the test application's READY), with its name and version when
+   * that form can read them; rejects after `timeoutMs` (default timeouts.readyMs).
+   */
+  waitForApp(timeoutMs?: number): Promise<AppReadyResult>;
   /** Waits for the board's bootloader on the bus (after an entry another program made). */
   waitForBootloader(timeoutMs?: number): Promise<UsbDeviceInfo>;
   /**
@@ -238,7 +243,7 @@ export function capabilitiesOf(config: RigConfig, presence: BackendPresence): Ri
     optionBytes: config.allowOptionBytes,
     faultInjection: presence.faults,
     executesFirmware: presence.executesFirmware,
-    testAppConsole: config.firmware === undefined || config.firmware.console,
+    testAppConsole: speaksTestAppConsole(config),
     bootloader: {
       profile: config.bootloader.profile,
       vidPid: config.bootloader.vidPid,

@@ -1,6 +1,7 @@
 // Checks and look-ups several commands share: is the board in DFU mode, which entry method to
 // use, and what a DFU device's alternate settings say about its memory.
 import { ENTRY_METHODS, formatUsbId, type EntryMethod } from '../../rig/config/vocabulary.js';
+import type { AppReadyResult } from '../../rig/app-ready/app-ready.js';
 import { requireCapabilities, type DfuEntryReport, type Rig } from '../../rig/rig.js';
 import { RigCapabilityMissing } from '../../rig/rig-errors.js';
 import { DFU_INTERFACE_CLASS, DFU_INTERFACE_SUBCLASS } from '../../usb/spec.js';
@@ -74,4 +75,16 @@ export async function requireApplication(rig: Rig, command: string): Promise<voi
 /** An entry into DFU mode as `--json` gives it (`enter`, and `entered` of the commands that enter on their own). */
 export function entryJson(report: DfuEntryReport): { method: string; vidPid: string; serialNumber: string | null; portPath: string; enumeratedAfterMs: number } {
   return { method: report.method, vidPid: formatUsbId(report.vidPid), serialNumber: report.serialNumber ?? null, portPath: report.portPath, enumeratedAfterMs: report.enumeratedAfterMs };
+}
+
+/** How the application was seen up, as `--json` gives it: its name and version (null when the rig's appReady cannot read them), when, how, and what was seen. */
+export function applicationJson(up: AppReadyResult): { name: string | null; version: string | null; t: number; form: string; evidence: string } {
+  return { name: up.name ?? null, version: up.version ?? null, t: up.t, form: up.form, evidence: up.evidence };
+}
+
+/** "application x 2.0.0 is up", "the application is up (PB0 = 1 …)", or that nothing was checked (appReady: none). */
+export function describeApplicationUp(up: AppReadyResult): string {
+  if (!up.checked) return 'the application was not checked (appReady: none)';
+  if (up.name !== undefined && up.version !== undefined) return `application ${up.name} ${up.version} is up`;
+  return `the application is up (${up.version !== undefined ? `version ${up.version}, ` : ''}${up.evidence})`;
 }

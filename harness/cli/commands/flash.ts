@@ -3,11 +3,11 @@ import { loadImageFile } from '../../image/image-file.js';
 import { hex32 } from '../../errors.js';
 import { formatUsbId } from '../../rig/config/schema.js';
 import type { DfuEntryReport, Rig, RigFlashReport, RigStep } from '../../rig/rig.js';
-import type { ReadyBanner } from '../../serial/test-app-console.js';
+import type { AppReadyResult } from '../../rig/app-ready/app-ready.js';
 import type { CliContext } from '../context.js';
 import { CliUsageError } from '../usage-error.js';
 import { flashProgressView } from '../progress.js';
-import { checkEntryMethodName, chooseEntryMethod } from './board-checks.js';
+import { applicationJson, checkEntryMethodName, chooseEntryMethod, describeApplicationUp } from './board-checks.js';
 
 function parseAddress(text: string): number {
   if (!/^0x[0-9a-fA-F]{1,8}$/.test(text)) throw new CliUsageError(`"${text}" is not an address`, 'Give the load address of a .bin in hex, e.g. --address 0x08100000.');
@@ -40,10 +40,10 @@ interface FlashOptions {
   full?: boolean;
 }
 
-/** `dfu-hil flash <image>`: enters DFU if needed, writes a .bin/.hex/.dfu with verify, leaves and waits for READY. */
+/** `dfu-hil flash <image>`: enters DFU if needed, writes a .bin/.hex/.dfu with verify, leaves and waits for the application (the rig's appReady). */
 export function registerFlash(program: Command, ctx: CliContext): void {
   program.command('flash')
-    .description('flash an image (.bin, .hex, .dfu) over DfuSe: enter DFU if needed, write, verify, leave, wait for READY')
+    .description('flash an image (.bin, .hex, .dfu) over DfuSe: enter DFU if needed, write, verify, leave, wait for the application')
     .argument('<image>', 'image file')
     .option('--address <hex>', 'load address of a .bin (needed unless its vector table places it without doubt)')
     .option('--erase <mode>', 'touched (default), mass or none', 'touched')
@@ -84,7 +84,7 @@ export function registerFlash(program: Command, ctx: CliContext): void {
         }
         const flashMs = stepsMs(rig, flashStep);
         let left: { outcome: string } | undefined;
-        let banner: ReadyBanner | undefined;
+        let banner: AppReadyResult | undefined;
         if (!options.stay) {
           left = await rig.leave();
           banner = await rig.waitForApp(rig.config.timeouts.readyMs);
@@ -96,12 +96,12 @@ export function registerFlash(program: Command, ctx: CliContext): void {
             entered: entered ? { ...entered, vidPid: formatUsbId(entered.vidPid) } : null,
             bytesWritten: report.bytesWritten, erase: report.erase, erasedSectors: report.erasedSectors.map(hex32), skippedSectors: report.skippedSectors.map(hex32), verified: report.verified,
             placement: image.placement ? { address: hex32(image.placement.address), how: image.placement.how } : null,
-            flashMs, totalMs, leave: left ?? null, application: banner ?? null,
+            flashMs, totalMs, leave: left ?? null, application: banner ? applicationJson(banner) : null,
           });
           return;
         }
         ctx.out(`${rig.name}: wrote ${report.bytesWritten} bytes from ${file}${report.verified ? ', verified' : ''}; ${describeErase(report)}; ${seconds(flashMs)}`);
-        if (banner) ctx.out(`${rig.name}: left DFU (${left?.outcome}); application ${banner.name} ${banner.version} is up (${seconds(totalMs)} in all)`);
+        if (banner) ctx.out(`${rig.name}: left DFU (${left?.outcome}); ${describeApplicationUp(banner)} (${seconds(totalMs)} in all)`);
         else ctx.out(`${rig.name}: staying in DFU mode (--stay)`);
       });
     });

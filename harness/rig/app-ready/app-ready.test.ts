@@ -73,8 +73,8 @@ describe('console banner', () => {
     b.board.powerOn();
     const result = await watch.wait(1000);
     expect(result).toEqual({
-      form: 'console-banner', checked: true, afterMs: 3, evidence: 'READY dfu-hil-testapp 1.0.0',
-      identity: { name: 'dfu-hil-testapp', version: '1.0.0' },
+      form: 'console-banner', checked: true, t: 3, afterMs: 3, evidence: 'READY dfu-hil-testapp 1.0.0',
+      name: 'dfu-hil-testapp', version: '1.0.0',
     });
   });
 
@@ -84,7 +84,7 @@ describe('console banner', () => {
     await b.console.ask('version');
     const error = await watch.wait(200).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppNotReadyError);
-    expect((error as AppNotReadyError).message).toBe('no line matching /^READY (?<name>\\S+) (?<version>\\S+)$/ on sim:1-3 within 200 ms; last lines: "VERSION dfu-hil-testapp 1.0.0", "OK"');
+    expect((error as AppNotReadyError).message).toBe('no line matching /^READY (?<name>\\S+) (?<version>\\S+)$/ on sim:1-3 within 200 ms; last lines: "VERSION dfu-hil-testapp 1.0.0", "OK" (appReady: console-banner)');
     expect((error as AppNotReadyError).code).toBe('app-not-ready');
   });
 
@@ -93,7 +93,7 @@ describe('console banner', () => {
     const watch = new ConsoleBannerReady({ pattern: /^acme-sensor v(?<version>[\d.]+) up/g, port: 'sim:1-3' }, b).arm();
     b.board.faults.consoleNoise('boot...\r\nacme-sensor v2.4.1 up, 3 sensors\r\n', 5);
     // 5 ms, then 42 bytes at 115200 baud (3.6 ms), delivered on the next whole ms.
-    expect(await watch.wait(100)).toMatchObject({ evidence: 'acme-sensor v2.4.1 up, 3 sensors', identity: { version: '2.4.1' }, afterMs: 9 });
+    expect(await watch.wait(100)).toMatchObject({ evidence: 'acme-sensor v2.4.1 up, 3 sensors', version: '2.4.1', afterMs: 9 });
   });
 
   it('says nothing arrived when the port stayed silent, and can be cancelled', async () => {
@@ -118,7 +118,7 @@ describe('the application\'s own USB device', () => {
     b.board.pressReset();
     const result = await watch.wait(1000);
     expect(result.evidence).toMatch(/^1209:0001 SN 200364500000 @1-3 "dfu-hil-testapp 1\.0\.0"$/);
-    expect(result.identity).toEqual({ name: 'dfu-hil-testapp', version: '1.0.0' });
+    expect(result).toMatchObject({ name: 'dfu-hil-testapp', version: '1.0.0' });
     // The application's USB connects 100 ms after its start.
     expect(result.afterMs).toBeGreaterThanOrEqual(150);
   });
@@ -126,7 +126,7 @@ describe('the application\'s own USB device', () => {
   it('times out on a device that was already there and never re-enumerated', async () => {
     const b = await runningBench();
     const error = await new UsbDeviceReady({ device: APP_ID }, b).arm().wait(300).catch((e: unknown) => e);
-    expect((error as AppNotReadyError).message).toBe('no USB device matching 1209:0001 enumerated within 300 ms');
+    expect((error as AppNotReadyError).message).toBe('no USB device matching 1209:0001 enumerated within 300 ms (appReady: usb-device)');
     expect((error as AppNotReadyError).hint).toMatch(/usb\.app/);
   });
 
@@ -174,14 +174,16 @@ describe('a fixed settle time, and none', () => {
     const check = new SettleTimeReady({ ms: 250 }, { clock });
     const watch = check.arm();
     await clock.sleep(100);
-    expect(await watch.wait(10)).toEqual({ form: 'settle-time', checked: true, afterMs: 250, evidence: '250 ms elapsed' });
+    expect(await watch.wait(10)).toEqual({ form: 'settle-time', checked: true, t: 250, afterMs: 250, evidence: '250 ms elapsed' });
     expect(clock.now()).toBe(250);
     expect(() => new SettleTimeReady({ ms: -1 }, { clock })).toThrow(RangeError);
   });
 
   it('none checks nothing and says so', async () => {
-    const result: AppReadyResult = await new NoAppCheck().arm().wait(1000);
-    expect(result).toEqual({ form: 'none', checked: false, afterMs: 0, evidence: 'not checked (app-ready: none)' });
+    const clock = new VirtualClock();
+    await clock.sleep(7);
+    const result: AppReadyResult = await new NoAppCheck({ clock }).arm().wait(1000);
+    expect(result).toEqual({ form: 'none', checked: false, t: 7, afterMs: 0, evidence: 'not checked (appReady: none)' });
   });
 });
 

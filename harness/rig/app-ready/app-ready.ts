@@ -1,25 +1,37 @@
 // "The application is up": what a rig waits for after a reset, a power cycle or DFU leave,
 // before it hands the board back. The test application prints READY; a team's own firmware
 // may print another banner, enumerate on USB, raise a pin, need a fixed time, or nothing the
-// harness can see (flash and leave only). Each form is one object with its time and I/O
-// injected (clock, console lines, USB bus, debug probe), so a rig of any kind can use it.
+// harness can see (flash and leave only); on a simulated board an image with none of these is
+// up once the core runs it. Each form is one object with its time and I/O injected (clock,
+// console lines, USB bus, debug probe), so a rig of any kind can use it; rigs.yaml `appReady`
+// picks one (rig-app-ready.ts).
 import type { Clock, TimerHandle } from '../../clock/clock.js';
 import { DfuHilError } from '../../errors.js';
 
-/** The forms, as rigs.yaml names them. */
-export type AppReadyForm = 'console-banner' | 'usb-device' | 'gpio-level' | 'settle-time' | 'none';
+/**
+ * The forms: the test application's READY (the default where the image speaks its console), a
+ * banner of the team's own, the application's USB device, a pin, a settle time, nothing, and (on
+ * a simulated board only) the core running the image.
+ */
+export type AppReadyForm = 'test-app-ready' | 'console-banner' | 'usb-device' | 'gpio-level' | 'settle-time' | 'none' | 'image-running';
+
+/** The application's name and version, when a form can read them. */
+export interface AppIdentity {
+  name?: string;
+  version?: string;
+}
 
 /** What showed that the application is up. */
-export interface AppReadyResult {
+export interface AppReadyResult extends AppIdentity {
   form: AppReadyForm;
   /** False only for `none`: nothing was looked at. */
   checked: boolean;
+  /** Clock ms at which the application was seen up. */
+  t: number;
   /** Clock ms from {@link AppReadyCheck.arm} until the application was seen up. */
   afterMs: number;
   /** What was seen, for reports: the banner line, the device, the pin's level. */
   evidence: string;
-  /** The application's name and version, when the form can read them (a banner's or a product string's named groups). */
-  identity?: { name?: string; version?: string };
 }
 
 /** One wait for the application, started before the action that boots it. */
@@ -42,10 +54,13 @@ export interface AppReadyCheck {
   arm(): AppReadyWatch;
 }
 
-/** The application did not show itself up in time: a finding about the firmware, unless the rig is miswired. */
+/**
+ * The application did not show itself up in time: a finding about the firmware, unless the rig is
+ * miswired. The message says what was looked for and what was seen, and ends with the form.
+ */
 export class AppNotReadyError extends DfuHilError {
   constructor(readonly form: AppReadyForm, message: string, hint: string) {
-    super('app-not-ready', message, { hint });
+    super('app-not-ready', `${message} (appReady: ${form})`, { hint });
   }
 }
 
@@ -73,10 +88,11 @@ export class ReadyLatch {
   }
 
   /** The form saw the application up (the first call counts). */
-  seen(evidence: string, identity?: AppReadyResult['identity']): void {
+  seen(evidence: string, identity?: AppIdentity): void {
     if (this.done) return;
     this.finish();
-    this.result = { form: this.form, checked: true, afterMs: this.clock.now() - this.armedAt, evidence, ...(identity ? { identity } : {}) };
+    const t = this.clock.now();
+    this.result = { form: this.form, checked: true, t, afterMs: t - this.armedAt, evidence, ...identity };
     this.settle?.resolve(this.result);
   }
 
@@ -106,9 +122,9 @@ export class ReadyLatch {
 }
 
 /** Named groups `name` and `version` of a match, when it has them. */
-export function identityFromGroups(groups: Record<string, string | undefined> | undefined): AppReadyResult['identity'] {
+export function identityFromGroups(groups: Record<string, string | undefined> | undefined): AppIdentity | undefined {
   if (!groups) return undefined;
-  const identity: NonNullable<AppReadyResult['identity']> = {};
+  const identity: AppIdentity = {};
   if (groups.name !== undefined) identity.name = groups.name;
   if (groups.version !== undefined) identity.version = groups.version;
   return identity.name === undefined && identity.version === undefined ? undefined : identity;

@@ -2,6 +2,7 @@
 // test application's `READY <name> <version>`, or whatever a team's firmware prints at boot.
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../../clock/clock.js';
+import type { ConsoleLog } from '../../serial/console-log.js';
 import { AppNotReadyError, AppReadyCancelled, ReadyLatch, identityFromGroups, type AppReadyCheck, type AppReadyWatch } from './app-ready.js';
 
 /** Lines arriving on one console port, with the clock time each ended. */
@@ -40,6 +41,16 @@ export function serialLines(stream: Duplex, clock: Clock): ConsoleLines & { clos
   };
 }
 
+/**
+ * Lines the rig's console receives, from its log: the same lines whichever port object is open
+ * (the rig reopens a port that vanished), including those outside the test application's protocol.
+ */
+export function consoleLogLines(log: ConsoleLog): ConsoleLines {
+  return {
+    onLine: (listener) => log.watch((entry) => { if (entry.direction === 'rx') listener(entry.text, entry.t); }),
+  };
+}
+
 /** Options of {@link ConsoleBannerReady}. */
 export interface ConsoleBannerOptions {
   /** A line that matches means the application is up; named groups `name` and `version` give its identity. */
@@ -73,7 +84,7 @@ export class ConsoleBannerReady implements AppReadyCheck {
     return {
       wait: (timeoutMs) => latch.wait(timeoutMs, () => new AppNotReadyError(this.form,
         `no line matching ${String(pattern)} on ${port} within ${timeoutMs} ms; ${seenLines.length === 0 ? 'nothing arrived' : `last lines: ${seenLines.map((l) => JSON.stringify(l)).join(', ')}`}`,
-        'Check that the application prints this banner after every boot, at the port\'s baud rate, and that the pattern matches it (rigs.yaml app-ready).')),
+        'Check that the application prints this banner after every boot, at the port\'s baud rate, and that the pattern matches it (rigs.yaml appReady.banner).')),
       cancel: () => latch.fail(new AppReadyCancelled(this.form)),
     };
   }

@@ -44,6 +44,7 @@ export class GpioLevelReady implements AppReadyCheck {
     return `${this.options.pin} reads ${this.options.level} through the probe`;
   }
 
+  /** A level is a state, not an event: nothing can be missed before the wait, so the probe is read only while someone waits. */
   arm(): AppReadyWatch {
     const { clock, probe } = this.io;
     const { pin, level } = this.options;
@@ -52,6 +53,7 @@ export class GpioLevelReady implements AppReadyCheck {
     let last: number | undefined;
     let lastError: unknown;
     const latch = new ReadyLatch(clock, this.form, () => { stopped = true; });
+    let polling = false;
     const poll = async (): Promise<void> => {
       while (!stopped) {
         try {
@@ -68,11 +70,17 @@ export class GpioLevelReady implements AppReadyCheck {
         if (!stopped) await clock.sleep(pollMs);
       }
     };
-    void poll();
     return {
-      wait: (timeoutMs) => latch.wait(timeoutMs, () => new AppNotReadyError(this.form,
-        `${pin} did not read ${level} within ${timeoutMs} ms (${last === undefined ? `no read succeeded${lastError instanceof Error ? `: ${lastError.message}` : ''}` : `last read ${last}`})`,
-        'Check that the application drives this pin once it runs (a pin in its reset state reads 0 on the STM32H7), the pin name in rigs.yaml, and the probe.')),
+      wait: (timeoutMs) => {
+        const waiting = latch.wait(timeoutMs, () => new AppNotReadyError(this.form,
+          `${pin} did not read ${level} within ${timeoutMs} ms (${last === undefined ? `no read succeeded${lastError instanceof Error ? `: ${lastError.message}` : ''}` : `last read ${last}`})`,
+          'Check that the application drives this pin once it runs (a pin in its reset state reads 0 on the STM32H7), the pin name in rigs.yaml, and the probe.'));
+        if (!polling) {
+          polling = true;
+          void poll();
+        }
+        return waiting;
+      },
       cancel: () => latch.fail(new AppReadyCancelled(this.form)),
     };
   }

@@ -1,4 +1,5 @@
-// The forms of "the application is up", and one way to build any of them from a description.
+// The forms of "the application is up", and one way to build any of them from a description
+// (a rig builds its own from rigs.yaml: rig-app-ready.ts).
 import type { Clock } from '../../clock/clock.js';
 import { DfuHilError } from '../../errors.js';
 import type { DebugProbe } from '../../probe/probe.js';
@@ -10,16 +11,20 @@ import { NoAppCheck } from './no-app-check.js';
 import { SettleTimeReady } from './settle-time-ready.js';
 import { UsbDeviceReady, type UsbDeviceReadyOptions } from './usb-device-ready.js';
 
-export { AppNotReadyError, AppReadyCancelled, type AppReadyCheck, type AppReadyForm, type AppReadyResult, type AppReadyWatch } from './app-ready.js';
-export { ConsoleBannerReady, serialLines, type ConsoleLines } from './console-banner-ready.js';
+export {
+  AppNotReadyError, AppReadyCancelled, type AppIdentity, type AppReadyCheck, type AppReadyForm, type AppReadyResult, type AppReadyWatch,
+} from './app-ready.js';
+export { ConsoleBannerReady, consoleLogLines, serialLines, type ConsoleLines } from './console-banner-ready.js';
 export { GpioLevelReady, gpioInput } from './gpio-level-ready.js';
 export { NoAppCheck } from './no-app-check.js';
 export { SettleTimeReady } from './settle-time-ready.js';
 export { UsbDeviceReady } from './usb-device-ready.js';
+export { TestAppReady } from './test-app-ready.js';
+export { ImageRunningReady } from './image-running-ready.js';
 
 /** One form with its settings, as a rig describes it. */
 export type AppReadySpec =
-  | ({ form: 'console-banner' } & ConsoleBannerOptions)
+  | ({ form: 'console-banner'; baudRate?: number } & ConsoleBannerOptions)
   | ({ form: 'usb-device' } & UsbDeviceReadyOptions)
   | ({ form: 'gpio-level' } & GpioLevelOptions)
   | { form: 'settle-time'; ms: number }
@@ -28,8 +33,8 @@ export type AppReadySpec =
 /** The time and I/O a rig gives the checks; a form whose I/O is missing cannot be built. */
 export interface AppReadyIo {
   clock: Clock;
-  /** The lines of a console port, opened by the rig. */
-  lines?(port: string): ConsoleLines;
+  /** The lines of a console port, opened by the rig (at `baudRate`, or the port's own). */
+  lines?(port: string, baudRate?: number): ConsoleLines;
   bus?: UsbBus;
   probe?: DebugProbe;
 }
@@ -49,7 +54,7 @@ export function createAppReadyCheck(spec: AppReadySpec, io: AppReadyIo): AppRead
   switch (spec.form) {
     case 'console-banner': {
       if (!io.lines) throw new AppReadyWiringError('console', spec);
-      return new ConsoleBannerReady(spec, { clock, lines: io.lines(spec.port) });
+      return new ConsoleBannerReady(spec, { clock, lines: io.lines(spec.port, spec.baudRate) });
     }
     case 'usb-device': {
       if (!io.bus) throw new AppReadyWiringError('usb', spec);
@@ -60,6 +65,6 @@ export function createAppReadyCheck(spec: AppReadySpec, io: AppReadyIo): AppRead
       return new GpioLevelReady(spec, { clock, probe: io.probe });
     }
     case 'settle-time': return new SettleTimeReady(spec, { clock });
-    case 'none': return new NoAppCheck();
+    case 'none': return new NoAppCheck({ clock });
   }
 }

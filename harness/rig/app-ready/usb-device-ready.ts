@@ -2,7 +2,9 @@
 // watch started): its VID:PID, and the serial number or physical port when given.
 import type { Clock } from '../../clock/clock.js';
 import { describeDevice, describeFilter, matchesFilter, type UsbBus, type UsbDeviceFilter, type UsbDeviceInfo } from '../../usb/transport.js';
-import { AppNotReadyError, AppReadyCancelled, ReadyLatch, identityFromGroups, type AppReadyCheck, type AppReadyWatch } from './app-ready.js';
+import {
+  AppNotReadyError, AppReadyCancelled, ReadyLatch, identityFromGroups, type AppIdentity, type AppReadyCheck, type AppReadyWatch,
+} from './app-ready.js';
 
 /** Options of {@link UsbDeviceReady}. */
 export interface UsbDeviceReadyOptions {
@@ -48,7 +50,7 @@ export class UsbDeviceReady implements AppReadyCheck {
   }
 
   /** The device, and its product string when it can be read (a device that refuses to open still counts as up). */
-  private async identify(device: UsbDeviceInfo): Promise<{ evidence: string; identity?: { name?: string; version?: string } }> {
+  private async identify(device: UsbDeviceInfo): Promise<{ evidence: string; identity?: AppIdentity }> {
     let product: string | undefined;
     try {
       const transport = await this.io.bus.open(device);

@@ -67,6 +67,14 @@ export function rigCi(rig: Pick<RigConfig, 'name' | 'ci'>): RigCi | undefined {
   return { runnerLabels: rig.ci.runnerLabels ?? defaultRunnerLabels(rig.name), group: rig.ci.group ?? rig.name };
 }
 
+/**
+ * True when the board's application speaks the test application's console protocol: the test
+ * application itself, or an image of the team's own marked `firmware.console: true`.
+ */
+export function speaksTestAppConsole(rig: Pick<RigConfig, 'firmware'>): boolean {
+  return rig.firmware === undefined || rig.firmware.console;
+}
+
 /** A loaded rigs file. */
 export interface RigsFile {
   /** Path as given (used in messages). */

@@ -111,6 +111,98 @@ const layoutString = (example: string) => z.string({ error: `expected a DfuSe la
   }
 });
 
+/** A JavaScript regular expression, checked here so that a bad one is reported with its line. */
+function regexSource(example: string) {
+  const expected = `expected a regular expression like "${example}"`;
+  return z.string({ error: expected }).min(1, { error: expected }).superRefine((text, ctx) => {
+    try {
+      new RegExp(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `${expected} (${(error as Error).message})` });
+    }
+  });
+}
+
+const APP_READY_FORMS = ['banner', 'usb', 'gpio', 'settleMs'] as const;
+const APP_READY_EXPECTED = 'expected none, or a mapping with one of "banner", "usb", "gpio" or "settleMs"';
+
+/**
+ * How the rig tells that the application is up (harness/rig/app-ready/): `none`, or one of a
+ * banner line on a console port, the application's own USB device, a pin read through the probe,
+ * a settle time. Without it, the test application's READY (or, on a simulated rig whose image
+ * speaks no console, the core running the image).
+ */
+const APP_READY_KEYS = ['banner', 'port', 'baud', 'usb', 'product', 'gpio', 'level', 'pollMs', 'settleMs'] as const;
+
+/** Exactly one form; left to the key check when an unknown key (a misspelt form, likely) is there. */
+const oneAppReadyForm = z.unknown().superRefine((raw, ctx) => {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || 'none' in raw) return;
+  const keys = Object.keys(raw);
+  if (keys.some((k) => !(APP_READY_KEYS as readonly string[]).includes(k))) return;
+  const forms = APP_READY_FORMS.filter((f) => keys.includes(f));
+  if (forms.length !== 1) {
+    ctx.addIssue({ code: 'custom', message: forms.length === 0 ? APP_READY_EXPECTED : `expected one form, not ${forms.map((f) => `"${f}"`).join(' and ')}` });
+  }
+});
+
+/**
+ * How the rig tells that the application is up (harness/rig/app-ready/): `none`, or one of a
+ * banner line on a console port, the application's own USB device, a pin read through the probe,
+ * a settle time. Without it, the test application's READY (or, on a simulated rig whose image
+ * speaks no console, the core running the image).
+ */
+const appReady = z.preprocess((v) => (v === 'none' ? { none: true } : v), oneAppReadyForm.pipe(z.strictObject({
+  none: z.literal(true).optional(),
+  /** A line matching this pattern; named groups `name` and `version` give the application's identity. */
+  banner: regexSource('^my-app (?<version>\\\\S+) up$').optional(),
+  /** The port the banner comes on (default console.path) and its baud rate (default console.baud). */
+  port: z.string({ error: 'expected a serial device path like "/dev/ttyACM1"' }).min(1).optional(),
+  baud: z.number({ error: 'expected a baud rate like 115200' }).int().positive().optional(),
+  /** The application's own VID:PID enumerating anew. */
+  usb: usbId.optional(),
+  /** Matched against the device's iProduct; named groups `name` and `version` give its identity. */
+  product: regexSource('^(?<name>\\\\S+) (?<version>\\\\S+)$').optional(),
+  /** A pin the application drives once it runs, read through the probe (GPIOx_IDR). */
+  gpio: pinName.optional(),
+  level: z.union([z.literal(0), z.literal(1)], { error: 'expected 0 or 1' }).optional(),
+  pollMs: z.number({ error: 'expected a poll period in milliseconds like 50' }).int().positive({ error: 'expected a positive number of milliseconds' }).optional(),
+  /** A fixed time after the reset or leave. */
+  settleMs: z.number({ error: 'expected a settle time in milliseconds like 500' }).int({ error: 'expected a whole number of milliseconds' })
+    .min(0, { error: 'expected a settle time of 0 ms or more' }).optional(),
+}, {
+  error: (issue) => {
+    if (issue.code === 'unrecognized_keys') return unknownKeyMessage(issue.keys[0] ?? '', APP_READY_KEYS);
+    if (issue.code === 'invalid_type') return APP_READY_EXPECTED;
+    return undefined;
+  },
+}).superRefine((a, ctx) => {
+  if (a.none) return;
+  const form = APP_READY_FORMS.find((f) => a[f] !== undefined);
+  const companions: Record<string, (typeof APP_READY_FORMS)[number]> = { port: 'banner', baud: 'banner', product: 'usb', level: 'gpio', pollMs: 'gpio' };
+  for (const [key, owner] of Object.entries(companions)) {
+    if (a[key as keyof typeof a] !== undefined && form !== owner) {
+      ctx.addIssue({ code: 'custom', path: [key], message: `expected "${key}" only with "${owner}"` });
+    }
+  }
+  if (a.gpio !== undefined && a.level === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['gpio'], message: 'expected a "level: 0" or "level: 1" next to it (the level the application drives the pin to)' });
+  }
+}).transform((a): AppReadySetting => {
+  if (a.none) return { form: 'none' };
+  if (a.banner !== undefined) return { form: 'console-banner', banner: a.banner, ...(a.port ? { port: a.port } : {}), ...(a.baud ? { baud: a.baud } : {}) };
+  if (a.usb !== undefined) return { form: 'usb-device', usb: a.usb, ...(a.product ? { product: a.product } : {}) };
+  if (a.gpio !== undefined) return { form: 'gpio-level', gpio: a.gpio, level: a.level ?? 1, ...(a.pollMs ? { pollMs: a.pollMs } : {}) };
+  return { form: 'settle-time', settleMs: a.settleMs ?? 0 };
+})));
+
+/** `appReady` as parsed: one form and its settings (regular expressions as their source text). */
+export type AppReadySetting =
+  | { form: 'none' }
+  | { form: 'console-banner'; banner: string; port?: string; baud?: number }
+  | { form: 'usb-device'; usb: UsbId; product?: string }
+  | { form: 'gpio-level'; gpio: string; level: 0 | 1; pollMs?: number }
+  | { form: 'settle-time'; settleMs: number };
+
 const uhubctl = section({
   location: z.string({ error: 'expected a uhubctl hub location like "1-1.4"' })
     .regex(/^\d+-\d+(?:\.\d+)*$/, { error: 'expected a uhubctl hub location like "1-1.4"' }),
@@ -245,6 +337,7 @@ const rigSchema = section({
     /** True when the image speaks the test application's console protocol (docs/console-protocol.md). */
     console: z.boolean({ error: 'expected true or false' }).default(false),
   }).optional(),
+  appReady: appReady.optional(),
 }).superRefine((rig, ctx) => {
   if (rig.kind !== 'sim' && rig.application !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['application'], message: 'expected no "application:" on a hardware rig (a board always executes its firmware; the key chooses how a simulated rig runs it)' });
@@ -260,6 +353,13 @@ const rigSchema = section({
     if (!rig.firmware.console && consoleEntries.length > 0) {
       ctx.addIssue({ code: 'custom', path: ['entry'], message: `expected only "probe" or "boot0-jumper" entries (${consoleEntries.join(', ')} need the test application's console; set firmware.console: true if your image speaks it)` });
     }
+  }
+  const ready = rig.appReady;
+  if (ready?.form === 'gpio-level' && rig.probe === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['appReady', 'gpio'], message: 'expected a "probe:" section on this rig too (the pin is read through the debug probe)' });
+  }
+  if (ready?.form === 'console-banner' && rig.kind === 'sim' && ready.port !== undefined && ready.port !== rig.console.path) {
+    ctx.addIssue({ code: 'custom', path: ['appReady', 'port'], message: 'expected no "port:" on a simulated rig (its board has one serial port, the console)' });
   }
   if (rig.kind === 'sim' && rig.ci !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['ci'], message: 'expected no "ci:" section on a simulated rig (simulated rigs run on hosted runners; "ci:" is for boards on self-hosted ones)' });
