@@ -2,6 +2,7 @@
 // the ROM, a scripted test application behind the serialport binding for the console, and an
 // in-process command runner answering as openocd / st-flash / uhubctl do.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -412,6 +413,34 @@ describe('NucleoH745Rig', () => {
     } finally {
       await rig.close();
     }
+  });
+
+  it('waits for a banner of its own firmware on a port of its own, and names that port and what came when it does not come', async () => {
+    const streams = new Map<string, PassThrough>();
+    const closed: string[] = [];
+    const openSerialStream = (p: string): PassThrough & { close(cb?: (e: Error | null) => void): void } => {
+      const stream = Object.assign(new PassThrough(), { close(cb?: (e: Error | null) => void) { closed.push(p); cb?.(null); } });
+      streams.set(p, stream);
+      return stream;
+    };
+    const config = rigConfig({ appReady: { banner: '^sensor (?<version>\\S+) ready$', port: '/dev/ttyUSB7', baud: 921600 } });
+    const rig = await createNucleoH745Rig(config, context(), options({ openSerialStream }));
+    try {
+      const port = streams.get('/dev/ttyUSB7')!;
+      await rig.reset();
+      clock.setTimer(40, () => port.write('boot 1\r\nsensor 3.2.1 ready\r\n'));
+      const up = await rig.waitForApp();
+      expect(up).toMatchObject({ form: 'console-banner', version: '3.2.1', evidence: 'sensor 3.2.1 ready' });
+      expect(up.afterMs).toBeGreaterThanOrEqual(40);
+      // The test application's READY on the console is not this rig's banner.
+      await rig.reset();
+      const error = await rig.waitForApp(100).catch((e: unknown) => e) as Error;
+      expect(error).toMatchObject({ code: 'app-not-ready', form: 'console-banner' });
+      expect(error.message).toBe('no line matching /^sensor (?<version>\\S+) ready$/ on /dev/ttyUSB7 within 100 ms; nothing arrived (appReady: console-banner)');
+    } finally {
+      await rig.close();
+    }
+    expect(closed).toEqual(['/dev/ttyUSB7']);
   });
 
   it('gives the lease back when opening the console fails', async () => {

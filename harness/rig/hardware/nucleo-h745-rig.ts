@@ -8,6 +8,8 @@
 //     uhubctl power switching, all through an injected CommandRunner;
 //   - BOOT0 as rigs.yaml describes it: an RC circuit, or a jumper with a switched power port;
 //   - an exclusive lease on the rig, taken before anything is opened and given back on close.
+import type { Duplex } from 'node:stream';
+import { SerialPort } from 'serialport';
 import { systemClock, type Clock } from '../../clock/clock.js';
 import { guardBus } from '../../dfu/guarded-transport.js';
 import { createExecaRunner, type CommandRunner } from '../../probe/command-runner.js';
@@ -19,6 +21,7 @@ import { openTestAppConsole, type AppConsole } from '../../serial/test-app-conso
 import { LibusbBus } from '../../usb/libusb-bus.js';
 import { TransferTrace } from '../../usb/trace.js';
 import type { UsbBus } from '../../usb/transport.js';
+import { serialLines, type ConsoleLines } from '../app-ready/console-banner-ready.js';
 import { jumperSwitch } from '../backend-presence.js';
 import type { PowerBackend, RigBackends } from '../backends.js';
 import { BoardRig } from '../board-rig.js';
@@ -57,6 +60,8 @@ export interface NucleoH745RigOptions {
   acquireLease?: (rig: string) => Promise<LeaseHandle>;
   /** How long the ROM is given without power in a power cycle. */
   powerOffMs?: number;
+  /** Opens a serial port other than the console, read only (appReady.banner on a port of its own); default the real port. */
+  openSerialStream?: (path: string, baudRate: number) => Duplex & { close(callback?: (error: Error | null) => void): void };
 }
 
 /** Opens the real serial port. */
@@ -91,6 +96,20 @@ async function openBenchBackends(config: RigConfig, consolePath: string, lease: 
   const probe = probeTool ? createDebugProbe(probeTool, { runner, clock, log: toolLog, timeoutMs: config.timeouts.probeMs }) : undefined;
   const features = probeTool ? PROBE_TOOL_FEATURES[probeTool.tool] : undefined;
   const jumperPower = hub(jumperSwitch(config));
+  // Ports the application prints on besides the console, each opened once, on first use.
+  const otherPorts = new Map<string, { lines: ConsoleLines & { close(): void }; stream: Duplex & { close(callback?: (error: Error | null) => void): void } }>();
+  const openStream = options.openSerialStream ?? ((path: string, baudRate: number) => new SerialPort({ path, baudRate }));
+  const otherPortLines = (path: string, baudRate: number): ConsoleLines => {
+    let open = otherPorts.get(path);
+    if (!open) {
+      const stream = openStream(path, baudRate);
+      // A port that fails to open (or vanishes) shows as a banner that never comes: the wait names it.
+      stream.on('error', () => undefined);
+      open = { stream, lines: serialLines(stream, clock) };
+      otherPorts.set(path, open);
+    }
+    return open.lines;
+  };
   return {
     clock,
     usb: { bus, close: async () => undefined },
@@ -100,8 +119,14 @@ async function openBenchBackends(config: RigConfig, consolePath: string, lease: 
     probe: probe && probeTool && features ? { probe, tool: probeTool.tool, memoryWrite: features.memoryWrite, systemReset: features.systemReset } : undefined,
     boot0: { rc: config.entry.rc !== undefined, jumper: jumperPower ? { power: jumperPower } : undefined },
     toolLog,
+    serialLines: otherPortLines,
     executesFirmware: true,
-    close: async () => undefined,
+    close: async () => {
+      for (const { lines, stream } of otherPorts.values()) {
+        lines.close();
+        await new Promise<void>((resolve) => stream.close(() => resolve()));
+      }
+    },
   };
 }
 
