@@ -10,7 +10,7 @@ import { expect, test } from '../fixtures/hil.js';
 const LED_PIN = 'PB0';
 
 // Entry through a reset returns every pin to reset values before the bootloader runs.
-const RESET_ENTRIES: EntryMethod[] = ['console-jump', 'rc', 'probe'];
+const RESET_ENTRIES: EntryMethod[] = ['dfu-detach', 'console-jump', 'rc', 'probe'];
 
 describe('GPIO state after leave', () => {
   for (const method of RESET_ENTRIES) {

@@ -27,12 +27,15 @@ describe('trace sets and keys', () => {
   const rigs = parseRigs(`
 rigs:
   sim-a: { kind: sim, bootloader: { profile: st-rom-v9.1 } }
+  sim-b: { kind: sim, usb: { app: "1209:0001", dfuRuntime: {} } }
   bench-1: { kind: nucleo-h745, usb: { portPath: "1-4" }, console: { path: /dev/ttyACM0 } }
   bench-2: { kind: nucleo-h745, usb: { portPath: "1-5" }, console: { path: /dev/ttyACM1 }, ci: { group: rev-y } }
 `, 'rigs.yaml').rigs;
 
-  it('keys simulated rigs by bootloader profile and hardware rigs by CI group', () => {
+  it('keys simulated rigs by bootloader profile (and whether the application has USB) and hardware rigs by CI group', () => {
     expect(traceSetOf(rigs.get('sim-a')!)).toBe('sim/st-rom-v9.1');
+    // The application's own enumerations and DETACH are on its bus: not the profile's goldens.
+    expect(traceSetOf(rigs.get('sim-b')!)).toBe('sim/st-rom-v9.2+app-usb');
     expect(traceSetOf(rigs.get('bench-1')!)).toBe('hardware/bench-1');
     expect(traceSetOf(rigs.get('bench-2')!)).toBe('hardware/rev-y');
   });

@@ -1,9 +1,11 @@
 // Folders of normalised USB traces: the ones a run writes (DFU_HIL_TRACE_DIR) and the committed
 // goldens (specs/golden-traces), laid out the same way:
 //
-//   <root>/<set>/<spec>/<test>.trace     set: sim/<bootloader profile> or hardware/<CI group>
+//   <root>/<set>/<spec>/<test>.trace     set: sim/<bootloader profile>[+app-usb] or hardware/<CI group>
 //
-// Simulated rigs share goldens per bootloader profile: the profile is what the traces record.
+// Simulated rigs share goldens per bootloader profile: the profile is what the traces record,
+// unless the application has a USB device of its own (usb.dfuRuntime), whose enumerations and
+// DETACH are on the bus too: those rigs have a set of their own (+app-usb).
 // Hardware rigs share them per CI group: identical boards must answer identically.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,9 +16,9 @@ import { compareTraceLines, parseTraceFile, serialiseTrace, type TraceChange, ty
 const EXTENSION = '.trace';
 const SLUG_LIMIT = 100;
 
-/** The golden set a rig's traces belong to: `sim/<profile>`, or `hardware/<CI group>` (the rig's name without one). */
-export function traceSetOf(rig: Pick<RigConfig, 'name' | 'kind' | 'bootloader' | 'ci'>): string {
-  if (rig.kind === 'sim') return `sim/${rig.bootloader.profile ?? 'st-rom-v9.2'}`;
+/** The golden set a rig's traces belong to: `sim/<profile>` (`+app-usb` when its application has USB), or `hardware/<CI group>` (the rig's name without one). */
+export function traceSetOf(rig: Pick<RigConfig, 'name' | 'kind' | 'bootloader' | 'ci' | 'usb'>): string {
+  if (rig.kind === 'sim') return `sim/${rig.bootloader.profile ?? 'st-rom-v9.2'}${rig.usb.dfuRuntime ? '+app-usb' : ''}`;
   return `hardware/${rigCi(rig)?.group ?? rig.name}`;
 }
 

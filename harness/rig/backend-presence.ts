@@ -24,6 +24,7 @@ export const BACKEND_PRESENCE: Readonly<Record<RigKind, (config: RigConfig) => B
     boot0: { rc: config.entry.rc !== undefined, jumper: false },
     faults: true,
     executesFirmware: config.application === 'executed',
+    appDfuRuntime: config.usb.dfuRuntime !== undefined,
   }),
   // A bench: power only through a switched hub port, a probe as able as its tool.
   'nucleo-h745': (config) => {
@@ -36,6 +37,8 @@ export const BACKEND_PRESENCE: Readonly<Record<RigKind, (config: RigConfig) => B
       boot0: { rc: config.entry.rc !== undefined, jumper: jumperSwitch(config) !== undefined },
       faults: false,
       executesFirmware: true,
+      // What the firmware offers is what its description says: the application's own id is where DETACH goes.
+      appDfuRuntime: config.usb.app !== undefined,
     };
   },
 };

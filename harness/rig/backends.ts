@@ -95,6 +95,8 @@ export interface RigBackends {
   readonly toolLog?: ProbeLog | undefined;
   /** True when the board runs the flashed image's own code (a bench; a simulated board in executed mode). */
   readonly executesFirmware: boolean;
+  /** True when the application offers a USB DFU run-time interface (DFU_DETACH) under usb.app. */
+  readonly appDfuRuntime: boolean;
   /**
    * Lets go of what the set opened, after the console is closed. `boardHeld` is false when the
    * rig's lease was lost: a board another run may now drive is left as it is (a simulated one is
@@ -111,6 +113,7 @@ export interface BackendPresence {
   readonly boot0: { readonly rc: boolean; readonly jumper: boolean };
   readonly faults: boolean;
   readonly executesFirmware: boolean;
+  readonly appDfuRuntime: boolean;
 }
 
 /** The presence of a bound set of backends. */
@@ -123,5 +126,6 @@ export function presenceOf(backends: RigBackends): BackendPresence {
     boot0: { rc: backends.boot0.rc, jumper: backends.boot0.jumper !== undefined },
     faults: backends.simulation !== undefined,
     executesFirmware: backends.executesFirmware,
+    appDfuRuntime: backends.appDfuRuntime,
   };
 }

@@ -86,7 +86,7 @@ export class DfuStrategy {
     return this.steps.run(`enter DFU by ${method}`, async () => {
       const started = this.clock.now();
       const entryMark = this.backends.console.log.mark();
-      await DFU_ENTRIES[method].start({ backends: this.backends, options, powerCycle: (power) => this.cyclePower(power) });
+      await DFU_ENTRIES[method].start({ config: this.config, backends: this.backends, options, powerCycle: (power) => this.cyclePower(power) });
       const device = await this.waitForBootloader(options.timeoutMs).catch((error: unknown) => { throw this.explain(error, entryMark); });
       return {
         method, vidPid: this.config.bootloader.vidPid, serialNumber: device.serialNumber,

@@ -1,11 +1,15 @@
 // The ways into the DfuSe bootloader, one object each. An entry method names the backends it
 // needs and starts the switch; the strategy then waits for the bootloader to enumerate, so a
-// method is only how the board is made to jump. A new way in (a runtime DFU_DETACH, say) is one
-// more object here and its name in the vocabulary: no rig changes.
+// method is only how the board is made to jump. A new way in is one more object here and its
+// name in the vocabulary: no rig changes.
+import { enterDfuMode } from '../dfu/enter-dfu-mode.js';
 import type { DebugProbe } from '../probe/probe.js';
+import { UsbError } from '../usb/errors.js';
+import { describeFilter } from '../usb/transport.js';
 import type { BackendPresence, PowerBackend, RigBackends } from './backends.js';
 import type { RigConfig } from './config/load-rigs.js';
 import { ENTRY_METHODS, type EntryMethod } from './config/vocabulary.js';
+import { RigTestError } from './rig-errors.js';
 
 /** Options of an entry, as `rig.enterDfu` takes them. */
 export interface EntryOptions {
@@ -15,6 +19,7 @@ export interface EntryOptions {
 
 /** What an entry method is given to act with. */
 export interface EntryContext {
+  readonly config: RigConfig;
   readonly backends: RigBackends;
   readonly options: EntryOptions;
   /** Cuts and restores power through `power`, reopening what goes down with it: the strategy's one power cycle. */
@@ -91,9 +96,51 @@ export const boot0JumperEntry: DfuEntry = {
   start: ({ backends, powerCycle }) => powerCycle(backends.boot0.jumper!.power),
 };
 
+/**
+ * DFU_DETACH on the application's run-time interface (DFU 1.1 §5.1, as `dfu-util -e` does it):
+ * the host waits for the application's own device (usb.app, on usb.portPath when given), sends
+ * DETACH with wDetachTimeOut, resets the device unless it says bitWillDetach, and sees it leave;
+ * the strategy then waits for the ROM on the same physical port.
+ */
+export const dfuDetachEntry: DfuEntry = {
+  method: 'dfu-detach',
+  unavailable: ({ appDfuRuntime }) => (appDfuRuntime ? undefined
+    : 'the application offers no DFU run-time interface (describe it as usb.app, and on a simulated rig usb.dfuRuntime)'),
+  start: async ({ config, backends }) => {
+    const { clock, usb: { bus } } = backends;
+    const app = config.usb.app!;
+    const filter = { ...app, ...(config.usb.portPath ? { portPath: config.usb.portPath } : {}) };
+    const waitMs = config.timeouts.enumerationMs;
+    // The application enumerates a moment after it starts (its clocks, its USB stack, the host's debounce).
+    const runtime = await bus.waitForDevice(filter, waitMs).catch((error: unknown) => {
+      if (!(error instanceof UsbError)) throw error;
+      throw new RigTestError('dfu-detach-no-device', `the application's USB device ${describeFilter(filter)} is not on the bus (waited ${waitMs} ms), so there is no run-time interface to send DETACH to`, {
+        hint: 'Check that the application runs and enumerates (`dfu-hil devices`), and usb.app / usb.portPath in rigs.yaml.', cause: error,
+      });
+    });
+    const detachTimeoutMs = config.entry['dfu-detach']?.detachTimeoutMs;
+    await enterDfuMode(bus, runtime, {
+      clock,
+      // The ROM comes back as its own VID:PID on the same physical port.
+      dfuFilter: { ...config.bootloader.vidPid, portPath: runtime.portPath },
+      timeoutMs: waitMs,
+      ...(detachTimeoutMs === undefined ? {} : { detachTimeoutMs }),
+    });
+  },
+};
+
+/** A command of the application's own on its console (`update`, say): sent, and the answer left to the application. */
+export const consoleCommandEntry: DfuEntry = {
+  method: 'console-command',
+  unavailable: (presence) => (presence.console ? undefined : 'it needs the board\'s console'),
+  start: ({ config, backends }) => backends.console.use((c) => c.sendLine(config.entry['console-command']!.send)),
+};
+
 /** Every entry method, by name. */
 export const DFU_ENTRIES: Readonly<Record<EntryMethod, DfuEntry>> = {
+  'dfu-detach': dfuDetachEntry,
   'console-jump': consoleJumpEntry,
+  'console-command': consoleCommandEntry,
   'console-direct': consoleDirectEntry,
   rc: rcEntry,
   probe: probeEntry,
@@ -101,7 +148,7 @@ export const DFU_ENTRIES: Readonly<Record<EntryMethod, DfuEntry>> = {
 };
 
 /** Entry methods in the order a rig picks them when none is named: those that need no wiring beyond what the application itself does first. */
-export const ENTRY_PREFERENCE: readonly EntryMethod[] = ['console-jump', 'probe', 'rc', 'console-direct', 'boot0-jumper'];
+export const ENTRY_PREFERENCE: readonly EntryMethod[] = ['console-jump', 'dfu-detach', 'console-command', 'probe', 'rc', 'console-direct', 'boot0-jumper'];
 
 /** The entry methods `config` describes, split into those `presence` can run (in {@link ENTRY_METHODS} order) and those it cannot, with why. */
 export function entryMethodsOf(config: RigConfig, presence: BackendPresence): { offered: EntryMethod[]; refused: Array<{ method: EntryMethod; reason: string }> } {

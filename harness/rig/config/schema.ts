@@ -220,9 +220,20 @@ const rcWiring = section({
   chargePin: pinName,
 }).transform((w) => ({ ...w, threshold: w.threshold ?? w.vdd * BOOT0_THRESHOLD_FRACTION_DEFAULT }));
 
+const CONSOLE_LINE_EXAMPLE = 'expected the line to send, like "update" (one line, no line end)';
+
 const entry = section({
+  /** DFU_DETACH on the application's run-time interface; `detachTimeoutMs` overrides the wValue (default the descriptor's wDetachTimeOut). */
+  'dfu-detach': z.preprocess((v) => v ?? {}, section({
+    detachTimeoutMs: z.number({ error: 'expected a detach timeout in milliseconds like 1000' }).int({ error: 'expected a whole number of milliseconds' })
+      .positive({ error: 'expected a positive number of milliseconds' }).max(0xffff, { error: 'expected at most 65535 ms (wValue is 16 bits)' }).optional(),
+  })).optional(),
   'console-jump': flag().optional(),
   'console-direct': flag().optional(),
+  /** A command of the application's own, sent on the console. */
+  'console-command': section({
+    send: z.string({ error: CONSOLE_LINE_EXAMPLE }).min(1, { error: CONSOLE_LINE_EXAMPLE }).regex(/^[^\r\n]+$/, { error: CONSOLE_LINE_EXAMPLE }),
+  }).optional(),
   rc: rcWiring.optional(),
   'boot0-jumper': section({ uhubctl: uhubctl.optional() }).optional(),
   probe: flag().optional(),
@@ -282,6 +293,20 @@ const rigSchema = section({
     /** Physical port, which survives re-enumeration. */
     portPath: z.string({ error: 'expected a USB port path like "1-4.2"' })
       .regex(/^\d+-\d+(?:\.\d+)*$/, { error: 'expected a USB port path like "1-4.2"' }).optional(),
+    /**
+     * Simulated rigs: the application offers its own USB device under `app` with a DFU run-time
+     * interface (harness/sim/app/dfu-runtime-interface.ts), whatever image runs.
+     */
+    dfuRuntime: z.preprocess((v) => v ?? {}, section({
+      /** bitWillDetach: the device leaves the bus by itself after DETACH (default false: the host resets it). */
+      willDetach: z.boolean({ error: 'expected true or false' }).default(false),
+      /** wDetachTimeOut, ms (default 1000). */
+      detachTimeoutMs: z.number({ error: 'expected a detach timeout in milliseconds like 1000' }).int().positive().max(0xffff, { error: 'expected at most 65535 ms (wDetachTimeOut is 16 bits)' }).optional(),
+      /** From the application's start to its enumeration, ms (default 100). */
+      connectDelayMs: z.number({ error: 'expected a delay in milliseconds like 100' }).int().min(0).optional(),
+      /** iProduct (default the image's name and version). */
+      product: z.string({ error: 'expected a product string' }).min(1).optional(),
+    })).optional(),
   }).prefault({}),
   console: section({
     path: z.string({ error: 'expected a serial device path like "/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_…-if02"' }).min(1).optional(),
@@ -351,10 +376,30 @@ const rigSchema = section({
     }
     const consoleEntries = (['console-jump', 'console-direct', 'rc'] as const).filter((m) => rig.entry[m] !== undefined);
     if (!rig.firmware.console && consoleEntries.length > 0) {
-      ctx.addIssue({ code: 'custom', path: ['entry'], message: `expected only "probe" or "boot0-jumper" entries (${consoleEntries.join(', ')} need the test application's console; set firmware.console: true if your image speaks it)` });
+      ctx.addIssue({ code: 'custom', path: ['entry'], message: `expected entries your image offers: dfu-detach, console-command, probe or boot0-jumper (${consoleEntries.join(', ')} need the test application's console; set firmware.console: true if your image speaks it)` });
+    }
+  }
+  const detach = rig.entry['dfu-detach'];
+  if (detach !== undefined && rig.usb.app === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['entry', 'dfu-detach'], message: 'expected usb.app too (the application\'s own VID:PID, where the host finds its run-time interface)' });
+  }
+  if (detach !== undefined && rig.kind === 'sim' && rig.usb.dfuRuntime === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['entry', 'dfu-detach'], message: 'expected usb.dfuRuntime on a simulated rig too (its application offers the run-time interface only when told to)' });
+  }
+  if (rig.usb.dfuRuntime !== undefined) {
+    if (rig.kind !== 'sim') {
+      ctx.addIssue({ code: 'custom', path: ['usb', 'dfuRuntime'], message: 'expected "dfuRuntime" only on a simulated rig (a board\'s application offers what its firmware does: describe it by usb.app and entry.dfu-detach)' });
+    } else if (rig.usb.app === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['usb', 'dfuRuntime'], message: 'expected usb.app too (the VID:PID the simulated application enumerates as, never the ROM\'s 0483:df11)' });
     }
   }
   const ready = rig.appReady;
+  if (ready?.form === 'usb-device' && rig.kind === 'sim') {
+    const app = rig.usb.app;
+    if (rig.usb.dfuRuntime === undefined || app === undefined || app.vendorId !== ready.usb.vendorId || app.productId !== ready.usb.productId) {
+      ctx.addIssue({ code: 'custom', path: ['appReady', 'usb'], message: 'expected usb.app\'s id, with usb.dfuRuntime (a simulated application enumerates only as usb.app, and only with usb.dfuRuntime)' });
+    }
+  }
   if (ready?.form === 'gpio-level' && rig.probe === undefined) {
     ctx.addIssue({ code: 'custom', path: ['appReady', 'gpio'], message: 'expected a "probe:" section on this rig too (the pin is read through the debug probe)' });
   }

@@ -2,8 +2,12 @@
 // profiles, probe tools, USB ids. Kept apart from the schema so that code naming them (the Rig
 // facade, the CLI) does not load the schema's validator.
 
-/** How a rig can put the board into the DfuSe bootloader. */
-export const ENTRY_METHODS = ['console-jump', 'console-direct', 'rc', 'boot0-jumper', 'probe'] as const;
+/**
+ * How a rig can put the board into the DfuSe bootloader. A rig's first offered method, in this
+ * order, is its default: DFU_DETACH on the application's run-time interface, where it has one,
+ * is DFU 1.1's own way in (§5.1), so it comes first.
+ */
+export const ENTRY_METHODS = ['dfu-detach', 'console-jump', 'console-direct', 'console-command', 'rc', 'boot0-jumper', 'probe'] as const;
 /** One of {@link ENTRY_METHODS}. */
 export type EntryMethod = (typeof ENTRY_METHODS)[number];
 

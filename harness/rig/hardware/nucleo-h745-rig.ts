@@ -121,6 +121,7 @@ async function openBenchBackends(config: RigConfig, consolePath: string, lease: 
     toolLog,
     serialLines: otherPortLines,
     executesFirmware: true,
+    appDfuRuntime: config.usb.app !== undefined,
     close: async () => {
       for (const { lines, stream } of otherPorts.values()) {
         lines.close();

@@ -134,9 +134,12 @@ export async function openSimBackends(config: RigConfig, images: ReferenceImages
   const application = config.application === 'executed'
     ? { kind: 'executed' as const, core: await openExecutedCore(config, options.env ?? process.env) }
     : { kind: 'modelled' as const };
+  const { app, dfuRuntime } = config.usb;
   const board = new SimulatedNucleoH745({
     clock, profile, boot0, consolePath, portPath: config.usb.portPath ?? '1-1', application,
     ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
+    // The application's own USB device with its DFU run-time interface, whatever image runs.
+    ...(app && dfuRuntime ? { appUsb: { ...app, ...dfuRuntime } } : {}),
   });
   if (!options.initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
   const { lease } = options;
@@ -175,6 +178,7 @@ export async function openSimBackends(config: RigConfig, images: ReferenceImages
     boot0: { rc: rc !== undefined, jumper: undefined },
     simulation: simulationOf(board, faults),
     executesFirmware: application.kind === 'executed',
+    appDfuRuntime: app !== undefined && dfuRuntime !== undefined,
     close: async ({ boardHeld }) => {
       try {
         if (boardHeld && options.savedBoard) await options.savedBoard.save(board.snapshot());
