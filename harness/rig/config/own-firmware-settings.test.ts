@@ -25,7 +25,7 @@ describe('appReady', () => {
       .toEqual({ form: 'console-banner', banner: '^my-app (?<version>\\S+) up$' });
     expect(rig('    appReady: { banner: "^up$", port: /dev/ttyACM1, baud: 921600 }\n    console: { path: /dev/ttyACM0 }\n    usb: { portPath: "1-2" }\n', 'nucleo-h745').appReady)
       .toEqual({ form: 'console-banner', banner: '^up$', port: '/dev/ttyACM1', baud: 921600 });
-    expect(rig('    appReady: { usb: "1209:0001", product: "^(?<name>\\\\S+) (?<version>\\\\S+)$" }\n').appReady)
+    expect(rig('    usb: { app: "1209:0001", dfuRuntime: }\n    appReady: { usb: "1209:0001", product: "^(?<name>\\\\S+) (?<version>\\\\S+)$" }\n').appReady)
       .toEqual({ form: 'usb-device', usb: { vendorId: 0x1209, productId: 0x0001 }, product: '^(?<name>\\S+) (?<version>\\S+)$' });
     expect(rig('    probe: {}\n    appReady: { gpio: PE1, level: 1 }\n').appReady).toEqual({ form: 'gpio-level', gpio: 'PE1', level: 1 });
     expect(rig('    appReady: { settleMs: 500 }\n').appReady).toEqual({ form: 'settle-time', settleMs: 500 });
@@ -48,5 +48,39 @@ describe('appReady', () => {
     const p = problem(body);
     expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
     for (const part of parts) expect(p.message).toContain(part);
+  });
+});
+
+describe('the run-time interface and the entries of the application\'s own', () => {
+  it('reads usb.dfuRuntime, entry.dfu-detach and entry.console-command', () => {
+    const r = rig('    usb: { app: "1209:0001", dfuRuntime: }\n    entry:\n      dfu-detach: { detachTimeoutMs: 250 }\n      console-command: { send: update }\n');
+    expect(r.usb.dfuRuntime).toEqual({ willDetach: false });
+    expect(r.entry['dfu-detach']).toEqual({ detachTimeoutMs: 250 });
+    expect(r.entry['console-command']).toEqual({ send: 'update' });
+    expect(rig('    usb: { app: "1209:0001", dfuRuntime: { willDetach: true, detachTimeoutMs: 2000 } }\n    entry: { dfu-detach: }\n').usb.dfuRuntime)
+      .toEqual({ willDetach: true, detachTimeoutMs: 2000 });
+    // A board says what its firmware offers by its application's id and the entry alone.
+    const bench = rig('    usb: { app: "1209:0001", portPath: "1-4.2" }\n    console: { path: /dev/ttyACM0 }\n    entry: { dfu-detach: }\n', 'nucleo-h745');
+    expect(bench.entry['dfu-detach']).toEqual({});
+  });
+
+  it.each([
+    ['dfu-detach without the application\'s id', '    entry: { dfu-detach: }\n', 'rigs.r.entry.dfu-detach', 4, 14, ['expected usb.app too']],
+    ['dfu-detach on a simulated rig whose application offers no interface', '    usb: { app: "1209:0001" }\n    entry: { dfu-detach: }\n', 'rigs.r.entry.dfu-detach', 5, 14, ['expected usb.dfuRuntime on a simulated rig too']],
+    ['a run-time interface with no id', '    usb: { dfuRuntime: { willDetach: true } }\n', 'rigs.r.usb.dfuRuntime', 4, 24, ['expected usb.app too']],
+    ['a detach timeout past 16 bits', '    usb: { app: "1209:0001", dfuRuntime: { detachTimeoutMs: 70000 } }\n', 'rigs.r.usb.dfuRuntime.detachTimeoutMs', 4, 61, ['found 70000', 'expected at most 65535 ms']],
+    ['a command of two lines', '    entry: { console-command: { send: "a\\nb" } }\n', 'rigs.r.entry.console-command.send', 4, 39, ['expected the line to send, like "update"']],
+    ['a command with nothing to send', '    entry: { console-command: {} }\n', 'rigs.r.entry.console-command.send', 4, 31, ['found nothing (the key is missing)', 'expected the line to send']],
+    ['an appReady device other than the simulated application\'s', '    usb: { app: "1209:0001", dfuRuntime: }\n    appReady: { usb: "1209:0002" }\n', 'rigs.r.appReady.usb', 5, 22, ['expected usb.app\'s id, with usb.dfuRuntime']],
+  ] as const)('names the key, line and expected form for %s', (_name, body, keyPath, line, column, parts) => {
+    const p = problem(body);
+    expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
+    for (const part of parts) expect(p.message).toContain(part);
+  });
+
+  it('keeps usb.dfuRuntime to simulated rigs', () => {
+    const p = problem('    usb: { app: "1209:0001", portPath: "1-4", dfuRuntime: }\n    console: { path: /dev/ttyACM0 }\n', 'nucleo-h745');
+    expect(p.keyPath).toBe('rigs.r.usb.dfuRuntime');
+    expect(p.message).toContain('expected "dfuRuntime" only on a simulated rig');
   });
 });
