@@ -114,7 +114,7 @@ describe('a broken rigs.yaml', () => {
       `  ${file}:3:11: rigs.a.kind: found the alias *x; expected an anchor &x defined before it`,
       `  ${file}:5:5: rigs.b.<<: found the merge key << with "5"; expected << to take a mapping, an alias to one (<<: *defaults), or a list of them`,
       `  ${file}:9:18: rigs.c.description: found the alias *c inside its own anchor; expected an alias to a value that does not contain it (a recursive alias has no end)`,
-      `  ${file}:11:11: rigs.d.kind: found "simm"; expected one of "sim", "nucleo-h745"`,
+      `  ${file}:11:11: rigs.d.kind: found "simm"; expected one of "sim", "nucleo-h745", "stm32h7"`,
       `hint: Fix ${file} (the comment at its top documents every key), then run \`dfu-hil doctor\`.`,
       '',
     ].join('\n'));

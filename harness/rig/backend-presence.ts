@@ -27,18 +27,23 @@ export const BACKEND_PRESENCE: Readonly<Record<RigKind, (config: RigConfig) => B
     appDfuRuntime: config.usb.dfuRuntime !== undefined,
   }),
   // A bench: power only through a switched hub port, a probe as able as its tool.
-  'nucleo-h745': (config) => {
-    const probe = config.probe;
-    const features = probe ? PROBE_TOOL_FEATURES[probe.tool] : undefined;
-    return {
-      console: true,
-      power: config.power !== undefined,
-      probe: probe && features ? { tool: probe.tool, memoryWrite: features.memoryWrite, systemReset: features.systemReset } : undefined,
-      boot0: { rc: config.entry.rc !== undefined, jumper: jumperSwitch(config) !== undefined },
-      faults: false,
-      executesFirmware: true,
-      // What the firmware offers is what its description says: the application's own id is where DETACH goes.
-      appDfuRuntime: config.usb.app !== undefined,
-    };
-  },
+  'nucleo-h745': (config) => benchPresence(config),
+  // Another board of the family on a bench binds the same backends; its description differs.
+  stm32h7: (config) => benchPresence(config),
 };
+
+/** The backends of a board on a bench. */
+function benchPresence(config: RigConfig): BackendPresence {
+  const probe = config.probe;
+  const features = probe ? PROBE_TOOL_FEATURES[probe.tool] : undefined;
+  return {
+    console: true,
+    power: config.power !== undefined,
+    probe: probe && features ? { tool: probe.tool, memoryWrite: features.memoryWrite, systemReset: features.systemReset } : undefined,
+    boot0: { rc: config.entry.rc !== undefined, jumper: jumperSwitch(config) !== undefined },
+    faults: false,
+    executesFirmware: true,
+    // What the firmware offers is what its description says: the application's own id is where DETACH goes.
+    appDfuRuntime: config.usb.app !== undefined,
+  };
+}

@@ -31,11 +31,17 @@ const BACKEND_TABLE: Readonly<Record<RigKind, RigOpener>> = {
     });
   },
   // The lease is taken inside, before the console or USB is opened.
-  'nucleo-h745': async (config, context, images) => {
-    const { createNucleoH745Rig } = await import('./hardware/nucleo-h745-rig.js');
-    return createNucleoH745Rig(config, context, { images });
-  },
+  'nucleo-h745': (config, context, base) => openBench(config, context, base),
+  // Another board of the family: the same backends, over its own description (layout, console, pins, firmware).
+  stm32h7: (config, context, base) => openBench(config, context, base),
 };
+
+/** A board on a bench, restored between tests to its own reference image when the rig names one. */
+async function openBench(config: RigConfig, context: RigContext, base: ReferenceImages): Promise<Rig> {
+  const images = await referenceImagesFor(config, base);
+  const { createNucleoH745Rig } = await import('./hardware/nucleo-h745-rig.js');
+  return createNucleoH745Rig(config, context, { images });
+}
 
 /**
  * How the host reaches a simulated board's USB. DFU_HIL_SIM_USB=umockdev: through libusb and the

@@ -32,6 +32,24 @@ describe('rig capabilities', () => {
     });
   });
 
+  it('offers DFU_DETACH first where the application has a run-time interface, and says what a board of its own lacks', () => {
+    // The shipped executed rig's application offers the interface: the specs that take a rig's first method run through it.
+    expect(capabilitiesFromConfig(rigs.rigs.get('sim-h745-exec')!).entryMethods).toEqual(['dfu-detach', 'console-jump', 'console-direct', 'rc', 'probe']);
+    const own = parseRigs([
+      'rigs:', '  b:', '    kind: stm32h7', '    usb: { app: "1209:0001", portPath: "1-4.2" }', '    console: { path: /dev/ttyUSB0 }',
+      '    probe: { tool: openocd, openocdConfig: board/my-board.cfg }', '    firmware: { reference: my-app.hex }',
+      '    entry: { dfu-detach:, console-command: { send: update }, probe: }', '    appReady: { settleMs: 500 }',
+    ].join('\n'), 'x.yaml').rigs.get('b')!;
+    const caps = capabilitiesFromConfig(own);
+    expect(caps.entryMethods).toEqual(['dfu-detach', 'console-command', 'probe']);
+    expect(caps).toMatchObject({ testAppConsole: false, ledPin: undefined, executesFirmware: true, faultInjection: false });
+    const rig = { name: 'b', capabilities: caps };
+    expect(missingCapability(rig, 'led-pin')).toBe('rig "b" names no pin the application may drive (add pins: { led: <pin> } for one that drives an LED or nothing)');
+    expect(missingCapability(rig, 'test-app-console')).toMatch(/boots its own firmware/);
+    expect(missingCapability(rig, 'console-jump')).toBe('rig "b" does not offer the "console-jump" entry method (it offers: dfu-detach, console-command, probe)');
+    expect(capabilitiesFromConfig(rigs.rigs.get('sim-h745')!).ledPin).toBe('PB0');
+  });
+
   it('gives hardware power control only with a switched hub port for the board, not the BOOT0 jumper\'s', () => {
     const bench = rigs.rigs.get('bench-1')!;
     expect(capabilitiesFromConfig(bench).powerControl).toBe(false);

@@ -109,6 +109,8 @@ export interface RigCapabilities {
   executesFirmware: boolean;
   /** True when the reference application speaks the test application's console protocol (not a rig that boots its own firmware). */
   testAppConsole: boolean;
+  /** A pin the application may drive as an output in tests (rigs.yaml pins.led), when the board names one. */
+  ledPin: string | undefined;
   bootloader: BootloaderDescription;
 }
 
@@ -230,9 +232,10 @@ export type RigFactory = (config: RigConfig, context: RigContext) => Promise<Rig
 
 /**
  * A need a spec can declare: an entry method (`probe` is the probe entry method), a debug probe,
- * power control, option-byte writes, fault injection, executed firmware, the test application's console.
+ * power control, option-byte writes, fault injection, executed firmware, the test application's
+ * console, a pin the application may drive (pins.led).
  */
-export type RigNeed = EntryMethod | 'debug-probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console';
+export type RigNeed = EntryMethod | 'debug-probe' | 'power-control' | 'option-bytes' | 'faults' | 'executed-firmware' | 'test-app-console' | 'led-pin';
 
 /** What a rig described by `config` can do with the backends `presence` says it binds. */
 export function capabilitiesOf(config: RigConfig, presence: BackendPresence): RigCapabilities {
@@ -244,6 +247,7 @@ export function capabilitiesOf(config: RigConfig, presence: BackendPresence): Ri
     faultInjection: presence.faults,
     executesFirmware: presence.executesFirmware,
     testAppConsole: speaksTestAppConsole(config),
+    ledPin: config.pins.led,
     bootloader: {
       profile: config.bootloader.profile,
       vidPid: config.bootloader.vidPid,
@@ -267,6 +271,8 @@ export function missingCapability(rig: { name: string; capabilities: RigCapabili
     case 'faults': return c.faultInjection ? undefined : `rig "${rig.name}" cannot inject faults (only simulated rigs can)`;
     case 'test-app-console': return c.testAppConsole ? undefined
       : `rig "${rig.name}" boots its own firmware, which does not speak the test application's console (firmware.console: false)`;
+    case 'led-pin': return c.ledPin !== undefined ? undefined
+      : `rig "${rig.name}" names no pin the application may drive (add pins: { led: <pin> } for one that drives an LED or nothing)`;
     case 'executed-firmware': return c.executesFirmware ? undefined
       : `rig "${rig.name}" models the test application instead of executing the flashed image, so firmware bugs cannot show (not applicable; use a rig with application: executed)`;
     default:

@@ -129,7 +129,7 @@ rigs:
       name: 'an unknown rig kind',
       text: 'rigs:\n  b:\n    kind: nucleo-h743\n',
       keyPath: 'rigs.b.kind', line: 3, column: 11,
-      parts: ['found "nucleo-h743"', 'expected one of "sim", "nucleo-h745"'],
+      parts: ['found "nucleo-h743"', 'expected one of "sim", "nucleo-h745", "stm32h7"'],
     },
     {
       name: 'a resistance that is not one',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type * as z from 'zod';
 import { DfuHilError } from '../../errors.js';
-import { defaultRunnerLabels, rigsFileSchema, type RigSettings } from './schema.js';
+import { DEFAULT_OPENOCD_CONFIG, defaultRunnerLabels, NUCLEO_LED_PIN, rigsFileSchema, type RigSettings } from './schema.js';
 import { readYaml } from './yaml-reader.js';
 
 /** One problem in a rigs file, located. */
@@ -214,7 +214,11 @@ export function parseRigs(text: string, file: string): RigsFile {
     const console = settings.console.path === undefined ? { ...settings.console, path: `sim:${name}` } : settings.console;
     // An image path is relative to the rigs file, wherever the command runs from.
     const firmware = settings.firmware && { ...settings.firmware, reference: path.resolve(path.dirname(file), settings.firmware.reference) };
-    rigs.set(name, { ...settings, bootloader, console, name, ...(firmware ? { firmware } : {}) });
+    // The NUCLEO-H745ZI-Q's own defaults (its board file, LD1), on the simulated one too; another board names its own.
+    const nucleo = settings.kind !== 'stm32h7';
+    const probe = settings.probe && nucleo ? { ...settings.probe, openocdConfig: settings.probe.openocdConfig ?? DEFAULT_OPENOCD_CONFIG } : settings.probe;
+    const pins = nucleo ? { led: NUCLEO_LED_PIN, ...settings.pins } : settings.pins;
+    rigs.set(name, { ...settings, bootloader, console, name, pins, ...(probe ? { probe } : {}), ...(firmware ? { firmware } : {}) });
   }
   return { file, defaultRig: result.data.default ?? (rigs.size === 1 ? [...rigs.keys()][0] : undefined), rigs };
 }

@@ -84,3 +84,47 @@ describe('the run-time interface and the entries of the application\'s own', () 
     expect(p.message).toContain('expected "dfuRuntime" only on a simulated rig');
   });
 });
+
+describe('another board of the family (kind stm32h7)', () => {
+  const board = [
+    '    usb: { app: "1209:0001", serial: "3A0043001851", portPath: "1-4.2" }',
+    '    console: { path: /dev/serial/by-id/usb-FTDI_TTL232R_FT4XYZ-if00-port0, baud: 921600 }',
+    '    probe: { tool: openocd, openocdConfig: board/my-board.cfg }',
+    '    bootloader:',
+    '      layout: { flash: "@Internal Flash   /0x08000000/08*128Kg" }',
+    '    pins: { led: PE1 }',
+    '    firmware: { reference: build/my-app.hex }',
+    '    entry: { dfu-detach:, probe: }',
+    '    appReady: { gpio: PE1, level: 1 }',
+    '',
+  ].join('\n');
+
+  it('describes its layout, its console, its pins and its own firmware, with no NUCLEO defaults', () => {
+    const r = rig(board, 'stm32h7');
+    expect(r.kind).toBe('stm32h7');
+    expect(r.bootloader.layout.flash).toBe('@Internal Flash   /0x08000000/08*128Kg');
+    expect(r.console).toEqual({ path: '/dev/serial/by-id/usb-FTDI_TTL232R_FT4XYZ-if00-port0', baud: 921600 });
+    expect(r.pins).toEqual({ led: 'PE1' });
+    expect(r.probe).toEqual({ tool: 'openocd', openocdConfig: 'board/my-board.cfg' });
+    expect(r.firmware).toMatchObject({ console: false });
+    const bare = rig('    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: { tool: st-flash }\n', 'stm32h7');
+    // No LED and no openocd board file are assumed for a board that is not the NUCLEO.
+    expect(bare.pins).toEqual({});
+    expect(bare.probe).toEqual({ tool: 'st-flash' });
+    // The NUCLEO (and the simulated one) keep theirs.
+    expect(rig('    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: { tool: openocd }\n', 'nucleo-h745'))
+      .toMatchObject({ pins: { led: 'PB0' }, probe: { openocdConfig: 'board/st_nucleo_h745zi.cfg' } });
+  });
+
+  it.each([
+    ['an openocd probe with no config of its own', '    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: { tool: openocd }\n', 'rigs.r.probe', 6, 12, ['expected "openocdConfig:" on a board of kind stm32h7']],
+    ['no console', '    usb: { portPath: "1-2" }\n', 'rigs.r.console.path', 3, 5, ['expected a serial device path']],
+    ['no way to tell the board apart', '    console: { path: /dev/ttyACM0 }\n', 'rigs.r.usb', 3, 5, ['expected usb.serial or usb.portPath']],
+    ['firmware of its own that says nothing of being up', '    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: {}\n    firmware: { reference: a.hex }\n    entry: { probe: }\n', 'rigs.r.firmware', 7, 15, ['expected an "appReady:" too']],
+    ['a pin that is not one', '    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    pins: { led: E1 }\n', 'rigs.r.pins.led', 6, 18, ['found "E1"', 'expected a pin name like "PG2"']],
+  ] as const)('names the key, line and expected form for %s', (_name, body, keyPath, line, column, parts) => {
+    const p = problem(body, 'stm32h7');
+    expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
+    for (const part of parts) expect(p.message).toContain(part);
+  });
+});

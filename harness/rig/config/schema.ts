@@ -19,6 +19,9 @@ export const ST_ROM_OPTION_BYTES_LAYOUT = '@Option Bytes   /0x5200201C/01*128 e'
 /** The openocd board file Debian's openocd 0.12 ships for this board (openocd 0.12, tcl/board/st_nucleo_h745zi.cfg). */
 export const DEFAULT_OPENOCD_CONFIG = 'board/st_nucleo_h745zi.cfg';
 
+/** LD1 (green) on the NUCLEO-H745ZI-Q (UM2408): the pin the specs let the test application drive. */
+export const NUCLEO_LED_PIN = 'PB0';
+
 /**
  * BOOT0's switching threshold as a fraction of VDD when a rig does not give one.
  * Unconfirmed: no public source gives BOOT0's V_IH for the STM32H745 (docs/stm32h7-facts.md), so this is a setting
@@ -315,7 +318,8 @@ const rigSchema = section({
   probe: section({
     tool: z.enum(PROBE_TOOLS, { error: `expected one of ${PROBE_TOOLS.map((t) => `"${t}"`).join(', ')}` }).default('st-flash'),
     serial: z.string({ error: 'expected the probe\'s serial number as a string' }).min(1).optional(),
-    openocdConfig: z.string({ error: 'expected an openocd config like "board/st_nucleo_h745zi.cfg"' }).default(DEFAULT_OPENOCD_CONFIG),
+    /** Default the NUCLEO-H745ZI-Q's board file; a board of kind stm32h7 names its own. */
+    openocdConfig: z.string({ error: 'expected an openocd config like "board/st_nucleo_h745zi.cfg"' }).optional(),
   }).optional(),
   power: power.optional(),
   entry: entry.prefault({ 'console-jump': {}, 'console-direct': {} }),
@@ -363,13 +367,18 @@ const rigSchema = section({
     console: z.boolean({ error: 'expected true or false' }).default(false),
   }).optional(),
   appReady: appReady.optional(),
+  /** Pins of the board the specs use: `led`, one the application may drive as an output (default PB0, LD1, on a NUCLEO-H745ZI-Q). */
+  pins: section({ led: pinName.optional() }).prefault({}),
 }).superRefine((rig, ctx) => {
   if (rig.kind !== 'sim' && rig.application !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['application'], message: 'expected no "application:" on a hardware rig (a board always executes its firmware; the key chooses how a simulated rig runs it)' });
   }
   if (rig.firmware !== undefined) {
-    if (rig.kind !== 'sim' || rig.application !== 'executed') {
-      ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected "firmware:" only on a simulated rig with "application: executed" (only executed mode runs an image of your own)' });
+    if (rig.kind === 'sim' && rig.application !== 'executed') {
+      ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected "firmware:" on a simulated rig only with "application: executed" (only executed mode runs an image of your own)' });
+    }
+    if (rig.kind !== 'sim' && !rig.firmware.console && rig.appReady === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected an "appReady:" too (firmware that speaks no test-application console must say how the rig tells it is up: a banner, its USB device, a pin, a settle time, or none)' });
     }
     if (rig.probe === undefined) {
       ctx.addIssue({ code: 'custom', path: ['firmware'], message: 'expected a "probe:" section too (the board is brought back to its reference image over SWD)' });
@@ -409,7 +418,10 @@ const rigSchema = section({
   if (rig.kind === 'sim' && rig.ci !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['ci'], message: 'expected no "ci:" section on a simulated rig (simulated rigs run on hosted runners; "ci:" is for boards on self-hosted ones)' });
   }
-  if (rig.kind === 'nucleo-h745') {
+  if (rig.kind === 'stm32h7' && rig.probe?.tool === 'openocd' && rig.probe.openocdConfig === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['probe'], message: 'expected "openocdConfig:" on a board of kind stm32h7 (the NUCLEO-H745ZI-Q\'s board file does not fit another board): an openocd config naming your adapter and target, like "board/my-board.cfg"' });
+  }
+  if (rig.kind !== 'sim') {
     if (rig.console.path === undefined) {
       ctx.addIssue({ code: 'custom', path: ['console', 'path'], message: 'expected a serial device path like "/dev/serial/by-id/usb-STMicroelectronics_STLINK-V3_…-if02" (hardware rigs need one)' });
     }

@@ -11,10 +11,19 @@ export const ENTRY_METHODS = ['dfu-detach', 'console-jump', 'console-direct', 'c
 /** One of {@link ENTRY_METHODS}. */
 export type EntryMethod = (typeof ENTRY_METHODS)[number];
 
-/** Rig kinds the harness knows how to drive. */
-export const RIG_KINDS = ['sim', 'nucleo-h745'] as const;
+/**
+ * Rig kinds the harness knows how to drive: the simulated NUCLEO-H745ZI-Q, the NUCLEO-H745ZI-Q
+ * on a bench (its board file, its LED, its ST-LINK), and any other board of the STM32H74x/75x
+ * family on a bench, which describes its own (`stm32h7`).
+ */
+export const RIG_KINDS = ['sim', 'nucleo-h745', 'stm32h7'] as const;
 /** One of {@link RIG_KINDS}. */
 export type RigKind = (typeof RIG_KINDS)[number];
+
+/** True for a kind whose board is on a bench, not simulated. */
+export function isHardwareKind(kind: RigKind): kind is Exclude<RigKind, 'sim'> {
+  return kind !== 'sim';
+}
 
 /** Simulated bootloader profiles (AN2606 Table 136 versions of the H74x/75x ROM). */
 export const BOOTLOADER_PROFILES = ['st-rom-v9.1', 'st-rom-v9.2'] as const;

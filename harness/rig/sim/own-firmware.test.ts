@@ -104,7 +104,7 @@ describe.skipIf(!availability.available)(`a simulated rig booting its own firmwa
 
   it('says what is wrong with a rig that names its own firmware but cannot run it', () => {
     expect(() => parseRigs('rigs:\n  x:\n    kind: sim\n    firmware: { reference: app.elf }\n    probe: {}\n    entry: { probe: }\n', 'rigs.yaml'))
-      .toThrow(/rigs\.x\.firmware.*only on a simulated rig with "application: executed"/);
+      .toThrow(/rigs\.x\.firmware.*on a simulated rig only with "application: executed"/);
     expect(() => parseRigs('rigs:\n  x:\n    kind: sim\n    application: executed\n    firmware: { reference: app.elf }\n    probe: {}\n', 'rigs.yaml'))
       .toThrow(/console-jump, console-direct need the test application's console/);
   });
