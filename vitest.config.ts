@@ -3,22 +3,43 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { defineConfig } from 'vitest/config';
 
+/** A rig of rigs.yaml as far as choosing its specs goes. */
+interface HilRig {
+  name: string;
+  /** Specs it runs: every spec, or (a simulated rig booting firmware of its own, in the default run) only its own-firmware specs. */
+  include: string[];
+}
+
+const ALL_SPECS = ['specs/**/*.spec.ts'];
+/**
+ * A simulated rig that boots a team's own image speaks no test-application console: nearly every
+ * spec skips on it, and each skip still costs a restore of its reference image. In the default
+ * run it runs the specs written for such firmware; `RIG=<rig>` runs every spec on it.
+ */
+const OWN_FIRMWARE_SPECS = ['specs/own-firmware*.spec.ts'];
+
 /**
  * The rigs the HIL specs run against: `RIG` alone when set (a bench board, say), else
  * `HIL_RIGS` (comma-separated), else every simulated rig in rigs.yaml, so each simulated
  * bootloader profile runs the whole suite.
  */
-function hilRigs(): string[] {
-  if (process.env.RIG) return [process.env.RIG];
-  if (process.env.HIL_RIGS) return process.env.HIL_RIGS.split(',').map((r) => r.trim()).filter(Boolean);
+function hilRigs(): HilRig[] {
+  if (process.env.RIG) return [{ name: process.env.RIG, include: ALL_SPECS }];
+  type Described = { kind?: string; firmware?: { console?: boolean } };
+  let rigs: Record<string, Described> = {};
+  let fallback = 'default';
   try {
-    const doc = parse(readFileSync(process.env.DFU_HIL_RIGS ?? 'rigs.yaml', 'utf8')) as { default?: string; rigs?: Record<string, { kind?: string }> };
-    const sims = Object.entries(doc.rigs ?? {}).filter(([, r]) => r.kind === 'sim').map(([name]) => name);
-    return sims.length > 0 ? sims : [doc.default ?? 'default'];
+    const doc = parse(readFileSync(process.env.DFU_HIL_RIGS ?? 'rigs.yaml', 'utf8')) as { default?: string; rigs?: Record<string, Described> };
+    rigs = doc.rigs ?? {};
+    fallback = doc.default ?? fallback;
   } catch {
     // A broken rigs.yaml is reported by the rig fixture with the file, key and expected form.
-    return ['default'];
   }
+  const ownFirmware = (rig: Described | undefined): boolean => rig?.firmware !== undefined && rig.firmware.console !== true;
+  const of = (name: string): HilRig => ({ name, include: ownFirmware(rigs[name]) ? OWN_FIRMWARE_SPECS : ALL_SPECS });
+  if (process.env.HIL_RIGS) return process.env.HIL_RIGS.split(',').map((r) => r.trim()).filter(Boolean).map(of);
+  const sims = Object.entries(rigs).filter(([, r]) => r.kind === 'sim').map(([name]) => name);
+  return (sims.length > 0 ? sims : [fallback]).map(of);
 }
 
 /** True when `file` runs and exits 0 (a tool the USB emulation needs is installed). */
@@ -51,7 +72,7 @@ function umockdevPreload(): string | undefined {
 function usbRigs(): string[] {
   if (process.env.RIG) return [];
   if (process.env.USB_RIGS !== undefined) return process.env.USB_RIGS.split(',').map((r) => r.trim()).filter(Boolean);
-  return hilRigs().slice(0, 1);
+  return hilRigs().slice(0, 1).map((r) => r.name);
 }
 
 const preload = umockdevPreload();
@@ -92,10 +113,10 @@ export default defineConfig({
           testTimeout: 30_000,
         },
       },
-      ...hilRigs().map((rig) => ({
+      ...hilRigs().map(({ name: rig, include }) => ({
         test: {
           name: `hil:${rig}`,
-          include: ['specs/**/*.spec.ts'],
+          include,
           env: { RIG: rig },
           // The bench is checked once, before any spec (an unfit one fails one check, not every spec).
           globalSetup: ['fixtures/rig-health-setup.ts'],

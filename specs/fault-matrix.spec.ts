@@ -179,7 +179,8 @@ describe('the fault matrix: ten faults in each of the four phases of an update',
       const ends = listed.includes('recovered') ? 'the update completes'
         : `ends in ${listed.map((o) => (o === NO_BOOTLOADER ? 'the bootloader never enumerating' : o)).join(' or ')}`;
       test(`${fault.name}, in ${phase}: ${ends}, and the board is not bricked`, async ({ rig, dfu, needs }) => {
-        needs('faults');
+        // Each cell flashes the test application's B and asks the board for its version afterwards.
+        needs('faults', 'test-app-console');
         const expected = outcomesFor(fault.expect[phase], rig.capabilities.entryMethods[0]!);
         const started = rig.trace.steps.length;
         const result = await update(rig, dfu, fault, phase);

@@ -28,7 +28,9 @@ async function expectInFlash(dfu: DfuOpener, image: FirmwareImage): Promise<void
 
 describe('flashing over DfuSe', () => {
   for (const format of ['bin', 'hex', 'dfu'] as const) {
-    test(`a .${format} of version B into bank 1: read back identical, only its sectors erased, B boots`, async ({ rig, dfu, images }) => {
+    test(`a .${format} of version B into bank 1: read back identical, only its sectors erased, B boots`, async ({ rig, dfu, images, needs }) => {
+      // Version B is the test application's: a board booting firmware of its own has no B to boot.
+      needs('test-app-console');
       const files = await images.files(images.appB, 'app-b');
       const image = await loadImageFile(files[format], format === 'bin' ? { address: images.appB.segments[0]!.address } : {});
       await rig.enterDfu(rig.capabilities.entryMethods[0]!);

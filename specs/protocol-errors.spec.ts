@@ -70,7 +70,7 @@ describe('protocol errors', () => {
   });
 
   test('a transfer interrupted by the device leaving the bus ends in a typed error; a new session then flashes', async ({ rig, images, needs }) => {
-    needs('faults');
+    needs('faults', 'test-app-console');
     const armed = rig.faults!.disconnectAt('DNLOAD', 3, 200);
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await expect(rig.flash(images.appB)).rejects.toMatchObject({ code: 'usb-no-device' });
@@ -130,7 +130,7 @@ describe('protocol errors', () => {
   });
 
   test('the leave race: the device drops before answering GETSTATUS, and leave still counts as done', async ({ rig, images, needs }) => {
-    needs('faults');
+    needs('faults', 'test-app-console');
     const faults = rig.faults!;
     const armed = faults.leaveRace();
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
@@ -162,7 +162,7 @@ describe('protocol errors', () => {
   });
 
   test('a 0x00 or 0xFF on the console before READY (a UART waking up) does not fail a good flash', async ({ rig, images, needs }) => {
-    needs('faults');
+    needs('faults', 'test-app-console');
     const faults = rig.faults!;
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await rig.flash(images.appB);

@@ -25,7 +25,7 @@ describe('recovery', () => {
   });
 
   test('a half-written image is replaced through DFU once the board is back in the bootloader', async ({ rig, images, needs }) => {
-    needs('faults', 'power-control');
+    needs('faults', 'power-control', 'test-app-console');
     const cut = rig.faults!.powerLossAfterBytes(2048);
     await rig.enterDfu(rig.capabilities.entryMethods[0]!);
     await expect(rig.flash(images.appB)).rejects.toMatchObject({ code: 'usb-no-device' });

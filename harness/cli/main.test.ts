@@ -43,8 +43,9 @@ describe('dfu-hil rigs', () => {
     expect(lines[0]).toMatch(/^ {2}NAME +KIND +ENTRY +DESCRIPTION$/);
     expect(lines[1]).toMatch(/^\* sim-h745 +sim +console-jump,console-direct,rc,probe +Simulated NUCLEO-H745ZI-Q/);
     expect(lines[2]).toMatch(/^ {2}sim-h745-v91 +sim /);
-    expect(lines[3]).toMatch(/^ {2}sim-h745-exec +sim /);
-    expect(lines[4]).toMatch(/^ {2}bench-1 +nucleo-h745 /);
+    expect(lines[3]).toMatch(/^ {2}sim-h745-exec +sim +dfu-detach,console-jump,console-direct,rc,probe /);
+    expect(lines[4]).toMatch(/^ {2}sim-h745-example +sim +dfu-detach,console-command,probe /);
+    expect(lines[5]).toMatch(/^ {2}bench-1 +nucleo-h745 /);
     expect(stdout).toContain(`${path.join(repoRoot, 'rigs.yaml')}; * = default (sim-h745)`);
   });
 
@@ -55,7 +56,7 @@ describe('dfu-hil rigs', () => {
     expect(doc.default).toBe('sim-h745');
     expect(doc.selected).toBe('bench-1');
     expect(doc.rigs.map((r) => [r.name, r.kind, r.default])).toEqual([
-      ['sim-h745', 'sim', true], ['sim-h745-v91', 'sim', false], ['sim-h745-exec', 'sim', false], ['bench-1', 'nucleo-h745', false],
+      ['sim-h745', 'sim', true], ['sim-h745-v91', 'sim', false], ['sim-h745-exec', 'sim', false], ['sim-h745-example', 'sim', false], ['bench-1', 'nucleo-h745', false],
     ]);
     expect(doc.rigs[1]).toMatchObject({ bootloader: { profile: 'st-rom-v9.1', vidPid: '0483:df11' }, probe: 'st-flash', powerControl: true });
   });
@@ -82,7 +83,7 @@ describe('dfu-hil rigs', () => {
   it('names the known rigs for an unknown --rig, exit code 3', async () => {
     const { code, stderr } = await cli(['--rig', 'bench-9', 'rigs']);
     expect(code).toBe(3);
-    expect(stderr.split('\n')[0]).toBe(`dfu-hil: error: unknown rig "bench-9" (from --rig); ${path.join(repoRoot, 'rigs.yaml')} has: sim-h745, sim-h745-v91, sim-h745-exec, bench-1`);
+    expect(stderr.split('\n')[0]).toBe(`dfu-hil: error: unknown rig "bench-9" (from --rig); ${path.join(repoRoot, 'rigs.yaml')} has: sim-h745, sim-h745-v91, sim-h745-exec, sim-h745-example, bench-1`);
   });
 
   it('finds rigs.yaml from a sub-folder and exits 2 on an unknown command', async () => {

@@ -46,7 +46,7 @@ describe('parseRigs', () => {
   it('parses the shipped rigs.yaml into typed values', async () => {
     const file = await loadRigs(repoRigs);
     expect(file.defaultRig).toBe('sim-h745');
-    expect([...file.rigs.keys()]).toEqual(['sim-h745', 'sim-h745-v91', 'sim-h745-exec', 'bench-1']);
+    expect([...file.rigs.keys()]).toEqual(['sim-h745', 'sim-h745-v91', 'sim-h745-exec', 'sim-h745-example', 'bench-1']);
     const sim = file.rigs.get('sim-h745')!;
     expect(sim.kind).toBe('sim');
     expect(sim.bootloader.profile).toBe('st-rom-v9.2');
@@ -57,6 +57,10 @@ describe('parseRigs', () => {
     expect(file.rigs.get('sim-h745-v91')!.bootloader.profile).toBe('st-rom-v9.1');
     expect(sim.application).toBeUndefined();
     expect(file.rigs.get('sim-h745-exec')!.application).toBe('executed');
+    const example = file.rigs.get('sim-h745-example')!;
+    expect(example.firmware).toEqual({ reference: path.resolve(path.dirname(repoRigs), 'firmware-images/images/example-app-2.0.0.hex'), console: false });
+    expect(example.appReady).toEqual({ form: 'console-banner', banner: '^(?<name>example-app) (?<version>\\S+) up$' });
+    expect(example.usb).toMatchObject({ app: { vendorId: 0x1209, productId: 0x0001 }, dfuRuntime: { willDetach: false } });
     const bench = file.rigs.get('bench-1')!;
     expect(bench.kind).toBe('nucleo-h745');
     expect(bench.expect.gpioAfterLeave.exceptions[0]).toMatchObject({ port: 'A', register: 'MODER', mask: 0x03c00000, value: 0x02800000 });
@@ -305,7 +309,7 @@ describe('pickRig', () => {
   });
 
   it('lists the known rigs for an unknown name', () => {
-    expect(() => pickRig(file, { env: 'bench-2' })).toThrow('unknown rig "bench-2" (from RIG); rigs.yaml has: sim-h745, sim-h745-v91, sim-h745-exec, bench-1');
+    expect(() => pickRig(file, { env: 'bench-2' })).toThrow('unknown rig "bench-2" (from RIG); rigs.yaml has: sim-h745, sim-h745-v91, sim-h745-exec, sim-h745-example, bench-1');
   });
 });
 
