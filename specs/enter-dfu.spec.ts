@@ -5,7 +5,7 @@ import { MemoryLayout } from '../harness/dfu/layout.js';
 import type { EntryMethod } from '../harness/rig/config/schema.js';
 import { expect, test } from '../fixtures/hil.js';
 
-const METHODS: EntryMethod[] = ['dfu-detach', 'console-jump', 'console-direct', 'rc', 'probe'];
+const METHODS: EntryMethod[] = ['dfu-detach', 'console-jump', 'console-direct', 'console-command', 'rc', 'probe'];
 
 describe('entering DFU from software', () => {
   for (const method of METHODS) {
