@@ -8,14 +8,20 @@ function rig(body: string, kind = 'sim') {
   return parseRigs(`rigs:\n  r:\n    kind: ${kind}\n${body}`, 'rigs.yaml').rigs.get('r')!;
 }
 
-function problem(body: string, kind = 'sim'): { keyPath: string; line: number; column: number; message: string } {
+/** A broken rig: the file's first problem must be at `keyPath`, `line`:`column`, and its message must hold each of `parts`. */
+type Broken = readonly [name: string, body: string, keyPath: string, line: number, column: number, parts: readonly string[]];
+
+function expectProblem([, body, keyPath, line, column, parts]: Broken, kind = 'sim'): void {
+  let error: unknown;
   try {
     rig(body, kind);
-  } catch (error) {
-    if (!(error instanceof RigConfigError)) throw error;
-    return { keyPath: error.keyPath!, line: error.line!, column: error.column!, message: error.message };
+  } catch (e) {
+    error = e;
   }
-  throw new Error('expected a RigConfigError');
+  expect(error).toBeInstanceOf(RigConfigError);
+  const found = error as RigConfigError;
+  expect({ keyPath: found.keyPath, line: found.line, column: found.column }).toEqual({ keyPath, line, column });
+  for (const part of parts) expect(found.message).toContain(part);
 }
 
 describe('appReady', () => {
@@ -44,11 +50,7 @@ describe('appReady', () => {
     ['a product pattern without usb', '    appReady: { settleMs: 5, product: "x" }\n', 'rigs.r.appReady.product', 4, 39, ['expected "product" only with "usb"']],
     ['a negative settle time', '    appReady: { settleMs: -1 }\n', 'rigs.r.appReady.settleMs', 4, 27, ['expected a settle time of 0 ms or more']],
     ['another port on a simulated board', '    appReady: { banner: "^up$", port: /dev/ttyACM1 }\n', 'rigs.r.appReady.port', 4, 39, ['expected no "port:" on a simulated rig']],
-  ] as const)('names the key, line and expected form for %s', (_name, body, keyPath, line, column, parts) => {
-    const p = problem(body);
-    expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
-    for (const part of parts) expect(p.message).toContain(part);
-  });
+  ] satisfies Broken[])('names the key, line and expected form for %s', (...broken) => expectProblem(broken));
 });
 
 describe('the run-time interface and the entries of the application\'s own', () => {
@@ -72,16 +74,11 @@ describe('the run-time interface and the entries of the application\'s own', () 
     ['a command of two lines', '    entry: { console-command: { send: "a\\nb" } }\n', 'rigs.r.entry.console-command.send', 4, 39, ['expected the line to send, like "update"']],
     ['a command with nothing to send', '    entry: { console-command: {} }\n', 'rigs.r.entry.console-command.send', 4, 31, ['found nothing (the key is missing)', 'expected the line to send']],
     ['an appReady device other than the simulated application\'s', '    usb: { app: "1209:0001", dfuRuntime: }\n    appReady: { usb: "1209:0002" }\n', 'rigs.r.appReady.usb', 5, 22, ['expected usb.app\'s id, with usb.dfuRuntime']],
-  ] as const)('names the key, line and expected form for %s', (_name, body, keyPath, line, column, parts) => {
-    const p = problem(body);
-    expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
-    for (const part of parts) expect(p.message).toContain(part);
-  });
+  ] satisfies Broken[])('names the key, line and expected form for %s', (...broken) => expectProblem(broken));
 
   it('keeps usb.dfuRuntime to simulated rigs', () => {
-    const p = problem('    usb: { app: "1209:0001", portPath: "1-4", dfuRuntime: }\n    console: { path: /dev/ttyACM0 }\n', 'nucleo-h745');
-    expect(p.keyPath).toBe('rigs.r.usb.dfuRuntime');
-    expect(p.message).toContain('expected "dfuRuntime" only on a simulated rig');
+    expectProblem(['a board', '    usb: { app: "1209:0001", portPath: "1-4", dfuRuntime: }\n    console: { path: /dev/ttyACM0 }\n',
+      'rigs.r.usb.dfuRuntime', 4, 47, ['expected "dfuRuntime" only on a simulated rig']], 'nucleo-h745');
   });
 });
 
@@ -122,9 +119,5 @@ describe('another board of the family (kind stm32h7)', () => {
     ['no way to tell the board apart', '    console: { path: /dev/ttyACM0 }\n', 'rigs.r.usb', 3, 5, ['expected usb.serial or usb.portPath']],
     ['firmware of its own that says nothing of being up', '    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    probe: {}\n    firmware: { reference: a.hex }\n    entry: { probe: }\n', 'rigs.r.firmware', 7, 15, ['expected an "appReady:" too']],
     ['a pin that is not one', '    usb: { portPath: "1-2" }\n    console: { path: /dev/ttyACM0 }\n    pins: { led: E1 }\n', 'rigs.r.pins.led', 6, 18, ['found "E1"', 'expected a pin name like "PG2"']],
-  ] as const)('names the key, line and expected form for %s', (_name, body, keyPath, line, column, parts) => {
-    const p = problem(body, 'stm32h7');
-    expect({ keyPath: p.keyPath, line: p.line, column: p.column }).toEqual({ keyPath, line, column });
-    for (const part of parts) expect(p.message).toContain(part);
-  });
+  ] satisfies Broken[])('names the key, line and expected form for %s', (...broken) => expectProblem(broken, 'stm32h7'));
 });
