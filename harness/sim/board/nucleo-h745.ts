@@ -12,7 +12,7 @@ import { romEntryBehaviour, type BootloaderProfile } from '../bootloader/profile
 import type { CpuCore } from '../cpu/cpu-core.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
 import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
-import type { DEFAULT_FLASH_TIMING, FlashTiming } from '../flash/flash-timing.js';
+import type { FlashTiming } from '../flash/flash-timing.js';
 import { SimFlash } from '../flash/sim-flash.js';
 import { parsePinName, type GpioBank, type PinName } from '../gpio/gpio-bank.js';
 import type { Cm4State } from '../app/test-application.js';
@@ -53,7 +53,7 @@ export interface SimulatedNucleoH745Options {
   rcChargeMs?: number;
   /** Option values the chip leaves the factory with. */
   initialOptions?: Partial<OptionRegisters>;
-  /** The flash's busy times; unset ones keep {@link DEFAULT_FLASH_TIMING}'s (most are unconfirmed). */
+  /** The flash's busy times; unset ones keep flash-timing.ts's defaults (most are unconfirmed). */
   flashTiming?: Partial<FlashTiming>;
   /** Code in system memory; default the ST ROM SystemBootloader with `profile`. */
   createSystemMemoryCode?: (host: BootloaderHost, board: SimulatedNucleoH745) => SystemMemoryCode;
