@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dfuSuffixCrc } from './crc32.js';
 import { readDfu, readDfuSuffix, writeDfu } from './dfuse-file.js';
-import { ImageError, type ImageFault } from './errors.js';
+import type { ImageFault } from './errors.js';
 import { createFirmwareImage, type FirmwareImage } from './firmware-image.js';
 import { imageErrorOf } from './testing/image-error-of.js';
 
