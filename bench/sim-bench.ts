@@ -101,8 +101,8 @@ export async function measureSimFlash(): Promise<SimFlashMeasurement> {
 }
 
 /** Runs discarded while the JIT compiles the host and the simulator, then runs measured. */
-const WARM_UP_RUNS = 2;
-const MEASURED_RUNS = 5;
+const WARM_UP_RUNS = 3;
+const MEASURED_RUNS = 15;
 
 /** The simulated-board benchmark: one row, 2 MiB across both banks, the median of the measured runs by wall time. */
 export const simFlashBench: Benchmark = async (): Promise<BenchRow[]> => {
