@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse } from 'yaml';
 import { defineConfig } from 'vitest/config';
 
@@ -77,6 +78,12 @@ function usbRigs(): string[] {
 
 const preload = umockdevPreload();
 
+// Unit tests use every core: vitest's default leaves one free, which on a two-core machine is
+// one worker for the whole run. A board takes one worker per rig, so the rigs' projects run as
+// a second group, once the unit tests are done (vitest runs a group's projects with one worker
+// count, and the unit tests must not wait behind a rig).
+const UNIT_WORKERS = Math.max(2, availableParallelism());
+
 // Tests of the HIL fixtures themselves: each points the rig fixture at a rigs file of its own
 // through the environment, so each needs a module graph of its own.
 const ISOLATED_UNIT_TESTS = ['fixtures/hil-*.test.ts'];
@@ -102,6 +109,7 @@ export default defineConfig({
           // Unit test files share a worker's module graph: none keeps state across files, and a
           // fresh graph per file cost more than the tests themselves.
           isolate: false,
+          maxWorkers: UNIT_WORKERS,
           testTimeout: 30_000,
         },
       },
@@ -110,6 +118,7 @@ export default defineConfig({
           name: 'unit:fixtures',
           include: ISOLATED_UNIT_TESTS,
           setupFiles: ['fixtures/hil-hooks.ts'],
+          maxWorkers: UNIT_WORKERS,
           testTimeout: 30_000,
         },
       },
@@ -125,6 +134,7 @@ export default defineConfig({
           // worker that keeps the rig (the fixtures restore its reference state before each test).
           fileParallelism: false,
           isolate: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
@@ -139,6 +149,7 @@ export default defineConfig({
           setupFiles: ['fixtures/hil-hooks.ts'],
           fileParallelism: false,
           isolate: false,
+          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },

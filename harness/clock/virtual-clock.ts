@@ -1,5 +1,5 @@
-import FakeTimers from '@sinonjs/fake-timers';
 import type { HoldableClock, TimerHandle } from './clock.js';
+import { TimerQueue } from './timer-queue.js';
 
 /** Options for {@link VirtualClock}. */
 export interface VirtualClockOptions {
@@ -15,26 +15,24 @@ export interface VirtualClockOptions {
 }
 
 /**
- * Deterministic time for the simulated rig, built on @sinonjs/fake-timers without touching
- * the globals. Time never passes on its own: whenever timers are pending and the process has
- * gone idle, the clock jumps straight to the next one. So a 1.1 s sector erase costs
- * microseconds of wall time, and the same run always sees the same timestamps.
+ * Deterministic time for the simulated rig, on a timer queue of its own (no globals touched).
+ * Time never passes on its own: whenever timers are pending and the process has gone idle, the
+ * clock jumps straight to the next one. So a 1.1 s sector erase costs microseconds of wall
+ * time, and the same run always sees the same timestamps.
  */
 export class VirtualClock implements HoldableClock {
-  private readonly fake: FakeTimers.Clock;
+  private readonly timers: TimerQueue;
   private readonly idleTurns: number;
   private pumping = false;
   private holds = 0;
-  /** When each pending timer falls due, for {@link pass}. */
-  private readonly due = new Map<object, number>();
 
   constructor(options: VirtualClockOptions = {}) {
-    this.fake = FakeTimers.createClock(options.startMs ?? 0, 1_000_000);
+    this.timers = new TimerQueue(options.startMs ?? 0);
     this.idleTurns = options.idleTurns ?? 1;
   }
 
   now(): number {
-    return this.fake.now;
+    return this.timers.now;
   }
 
   sleep(ms: number): Promise<void> {
@@ -44,20 +42,9 @@ export class VirtualClock implements HoldableClock {
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {
-    const callAt = this.fake.now + Math.max(0, Math.trunc(ms));
-    const key = {};
-    const id = this.fake.setTimeout(() => {
-      this.due.delete(key);
-      fn();
-    }, Math.max(0, ms));
-    this.due.set(key, callAt);
+    const handle = this.timers.schedule(ms, fn);
     this.startPump();
-    return {
-      cancel: () => {
-        this.due.delete(key);
-        this.fake.clearTimeout(id);
-      },
-    };
+    return handle;
   }
 
   /**
@@ -69,15 +56,15 @@ export class VirtualClock implements HoldableClock {
   pass(ms: number): boolean {
     const whole = Math.max(0, Math.trunc(ms));
     if (this.holds > 0) return false;
-    const until = this.fake.now + whole;
-    for (const callAt of this.due.values()) if (callAt <= until) return false;
-    this.fake.tick(whole);
+    const due = this.timers.nextDue();
+    if (due !== undefined && due <= this.timers.now + whole) return false;
+    this.timers.advance(whole);
     return true;
   }
 
   /** Timers waiting to fire. */
   pendingTimers(): number {
-    return this.fake.countTimers();
+    return this.timers.size;
   }
 
   /**
@@ -112,7 +99,7 @@ export class VirtualClock implements HoldableClock {
 
   /** Advances virtual time by `ms`, firing due timers in order (for tests that drive time by hand). */
   advance(ms: number): void {
-    this.fake.tick(ms);
+    this.timers.advance(ms);
   }
 
   private startPump(): void {
@@ -123,9 +110,9 @@ export class VirtualClock implements HoldableClock {
 
   private async pump(): Promise<void> {
     try {
-      while (this.fake.countTimers() > 0 && this.holds === 0) {
+      while (this.timers.size > 0 && this.holds === 0) {
         for (let i = 0; i < this.idleTurns; i++) await new Promise<void>((r) => setImmediate(r));
-        if (this.holds === 0 && this.fake.countTimers() > 0) this.fake.next();
+        if (this.holds === 0) this.timers.fireNext();
       }
     } finally {
       this.pumping = false;

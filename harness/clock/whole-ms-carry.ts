@@ -1,6 +1,6 @@
 /**
  * Turns fractional durations into whole-millisecond waits without losing the fractions.
- * Virtual timers fire on whole milliseconds (@sinonjs/fake-timers truncates delays), so a
+ * Virtual timers fire on whole milliseconds (the timer queue truncates delays), so a
  * 0.844 ms USB transfer or a 4.16 ms flash program would otherwise be rounded on every call;
  * carrying the remainder keeps the running total within 1 ms of the exact sum.
  */

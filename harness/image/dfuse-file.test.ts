@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { dfuSuffixCrc } from './crc32.js';
 import { readDfu, readDfuSuffix, writeDfu } from './dfuse-file.js';
-import { ImageError, type ImageFault } from './errors.js';
+import type { ImageFault } from './errors.js';
 import { createFirmwareImage, type FirmwareImage } from './firmware-image.js';
+import { imageErrorOf } from './testing/image-error-of.js';
 
 /** CRC-32 bit by bit, without zlib, to check the suffix convention independently. */
 function referenceDfuCrc(data: Uint8Array): number {
@@ -14,18 +15,8 @@ function referenceDfuCrc(data: Uint8Array): number {
   return crc >>> 0; // no final inversion: that is the DFU suffix convention
 }
 
-function faultOf(work: () => unknown): ImageError {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImageError);
-    return error as ImageError;
-  }
-  throw new Error('expected an ImageError, nothing was thrown');
-}
-
 function expectFault(bytes: Uint8Array, fault: ImageFault, message: RegExp): void {
-  const error = faultOf(() => readDfu(bytes, 'board.dfu'));
+  const error = imageErrorOf(() => readDfu(bytes, 'board.dfu'));
   expect(error.fault).toBe(fault);
   expect(error.code).toBe(`image-${fault}`);
   expect(error.message).toMatch(/^board\.dfu: /);
@@ -174,7 +165,7 @@ describe('readDfu', () => {
 
   it('explains a plain DFU file (suffix without DfuSe prefix)', () => {
     const plain = resign(Uint8Array.from([1, 2, 3, 4, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x55, 0x46, 0x44, 0x10, 0, 0, 0, 0]));
-    const error = faultOf(() => readDfu(plain, 'plain.dfu'));
+    const error = imageErrorOf(() => readDfu(plain, 'plain.dfu'));
     expect(error.fault).toBe('signature');
     expect(error.hint).toMatch(/plain DFU file carries no load address/);
   });

@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ImageError } from './errors.js';
 import { createFirmwareImage } from './firmware-image.js';
 import { readHex, writeHex } from './intel-hex.js';
-
-function faultOf(work: () => unknown): ImageError {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ImageError);
-    return error as ImageError;
-  }
-  throw new Error('expected an ImageError, nothing was thrown');
-}
+import { imageErrorOf } from './testing/image-error-of.js';
 
 // What objcopy -O ihex writes for 20 bytes at 0x0800FFF8 with an entry point: an extended
 // linear address record per 64 KiB, a start linear address record, EOF.
@@ -38,29 +29,29 @@ describe('readHex', () => {
   });
 
   it('reports a bad checksum naming the file and the record', () => {
-    const error = faultOf(() => readHex(OBJCOPY_STYLE.replace(':08FFF8000102030405060708DD', ':08FFF8000102030405060708DE'), 'app.hex'));
+    const error = imageErrorOf(() => readHex(OBJCOPY_STYLE.replace(':08FFF8000102030405060708DD', ':08FFF8000102030405060708DE'), 'app.hex'));
     expect(error.code).toBe('image-hex-record');
     expect(error.message).toMatch(/^app\.hex: not valid Intel HEX: Checksum failed at record 2/);
   });
 
   it('reports garbage, a missing EOF, unknown record types and an empty file', () => {
-    expect(faultOf(() => readHex('hello', 'a.hex')).fault).toBe('hex-record');
-    expect(faultOf(() => readHex(':020000040800F2\n', 'a.hex')).message).toMatch(/No EOF record/);
-    expect(faultOf(() => readHex(':00000006FA\n:00000001FF\n', 'a.hex')).message).toMatch(/Invalid record type 0x06/);
-    expect(faultOf(() => readHex('   \n', 'a.hex')).fault).toBe('empty');
-    expect(faultOf(() => readHex(':00000001FF\n', 'a.hex')).fault).toBe('empty');
+    expect(imageErrorOf(() => readHex('hello', 'a.hex')).fault).toBe('hex-record');
+    expect(imageErrorOf(() => readHex(':020000040800F2\n', 'a.hex')).message).toMatch(/No EOF record/);
+    expect(imageErrorOf(() => readHex(':00000006FA\n:00000001FF\n', 'a.hex')).message).toMatch(/Invalid record type 0x06/);
+    expect(imageErrorOf(() => readHex('   \n', 'a.hex')).fault).toBe('empty');
+    expect(imageErrorOf(() => readHex(':00000001FF\n', 'a.hex')).fault).toBe('empty');
   });
 
   it('reports overlapping data records', () => {
     const overlapping = ':0400000001020304F2\n:0400020005060708E0\n:00000001FF\n';
-    expect(faultOf(() => readHex(overlapping, 'o.hex')).fault).toBe('hex-record');
+    expect(imageErrorOf(() => readHex(overlapping, 'o.hex')).fault).toBe('hex-record');
   });
 
   it('refuses conflicting start addresses and addresses at or above 0x80000000', () => {
     const twoStarts = OBJCOPY_STYLE.replace(':00000001FF', ':0400000508000401EA\r\n:00000001FF');
-    expect(faultOf(() => readHex(twoStarts, 's.hex')).message).toMatch(/conflicting start linear address records: 0x08000441, 0x08000401/);
+    expect(imageErrorOf(() => readHex(twoStarts, 's.hex')).message).toMatch(/conflicting start linear address records: 0x08000441, 0x08000401/);
     const qspi = ':0200000490006A\n' + ':0100000001FE\n:00000001FF\n';
-    expect(faultOf(() => readHex(qspi, 'q.hex')).message).toMatch(/extended linear address 0x90000000 is at or above 0x80000000/);
+    expect(imageErrorOf(() => readHex(qspi, 'q.hex')).message).toMatch(/extended linear address 0x90000000 is at or above 0x80000000/);
   });
 });
 
@@ -78,6 +69,6 @@ describe('writeHex', () => {
 
   it('refuses bytes it could not read back', () => {
     const image = createFirmwareImage({ source: 'q', format: 'bin', segments: [{ address: 0x90000000, data: new Uint8Array(1) }] });
-    expect(faultOf(() => writeHex(image)).fault).toBe('invalid-argument');
+    expect(imageErrorOf(() => writeHex(image)).fault).toBe('invalid-argument');
   });
 });

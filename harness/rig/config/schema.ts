@@ -99,6 +99,12 @@ function milliseconds(defaultMs: number) {
     .positive({ error: 'expected a positive number of milliseconds' }).default(defaultMs);
 }
 
+/** A busy time the chip's datasheet gives as a number: positive, fractions allowed. */
+function busyTime(unit: 'ms' | 'µs', example: number) {
+  const expected = `expected a positive duration in ${unit === 'ms' ? 'milliseconds' : 'microseconds'} like ${example}`;
+  return z.number({ error: expected }).positive({ error: expected }).optional();
+}
+
 const usbId = z.string({ error: 'expected a USB id like "0483:df11"' })
   .regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$/, { error: 'expected a USB id like "0483:df11"' })
   .transform((text): UsbId => ({ vendorId: Number.parseInt(text.slice(0, 4), 16), productId: Number.parseInt(text.slice(5), 16) }));
@@ -357,6 +363,17 @@ const rigSchema = section({
   ci: ciSettings.optional(),
   /** Simulated rigs: `executed` runs the flashed image on an emulated Cortex-M7 (needs libunicorn 2); default `modelled`. */
   application: z.enum(SIM_APPLICATIONS, { error: `expected one of ${SIM_APPLICATIONS.map((a) => `"${a}"`).join(', ')}` }).optional(),
+  /**
+   * Simulated rigs: the flash's busy times, for a chip slower or faster than the defaults
+   * (harness/sim/flash/flash-timing.ts says which are sourced); unset keys keep their default.
+   */
+  flashTiming: section({
+    sectorEraseMs: busyTime('ms', 2200),
+    bankEraseMs: busyTime('ms', 8800),
+    massEraseMs: busyTime('ms', 8800),
+    wordProgramUs: busyTime('µs', 130),
+    optionBytesProgramMs: busyTime('ms', 100),
+  }).optional(),
   /** Simulated rigs in executed mode: the image the board boots as its reference, instead of the test application. */
   firmware: section({
     /** An .elf, .hex, .dfu or .bin, relative to the rigs file. */
@@ -372,6 +389,9 @@ const rigSchema = section({
 }).superRefine((rig, ctx) => {
   if (rig.kind !== 'sim' && rig.application !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['application'], message: 'expected no "application:" on a hardware rig (a board always executes its firmware; the key chooses how a simulated rig runs it)' });
+  }
+  if (rig.kind !== 'sim' && rig.flashTiming !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['flashTiming'], message: 'expected no "flashTiming:" on a hardware rig (a board\'s flash takes the time it takes; the key sets a simulated chip\'s)' });
   }
   if (rig.firmware !== undefined) {
     if (rig.kind === 'sim' && rig.application !== 'executed') {

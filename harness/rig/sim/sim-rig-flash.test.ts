@@ -64,3 +64,28 @@ describe('differential flashing on a simulated rig', () => {
     expect(rig.trace.steps.filter((s) => s.action.startsWith('flash')).at(-1)?.detail).toMatch(/^erased 1 sector, wrote/);
   });
 });
+
+describe('a simulated rig\'s flash timing', () => {
+  const timed = (timing: string) => parseRigs(`rigs:\n  slow:\n    kind: sim\n    flashTiming: ${timing}\n    entry:\n      console-jump:\n`, 'rigs.yaml').rigs.get('slow')!;
+
+  it('takes the busy times rigs.yaml gives, and the defaults for the rest', async () => {
+    const rig = await createSimRig(timed('{ sectorEraseMs: 2200, wordProgramUs: 260 }'), await loadReferenceImages());
+    rigs.push(rig);
+    expect(rig.backends.board.flash.timing).toEqual({ sectorEraseMs: 2200, bankEraseMs: 8800, massEraseMs: 8800, wordProgramUs: 260, optionBytesProgramMs: 100 });
+    await rig.enterDfu('console-jump');
+    const started = rig.clock.now();
+    // Two sectors erased at 2.2 s each, then 0x21000 bytes = 4224 flash words at 260 µs.
+    await rig.flash(image, { full: true, verify: false });
+    expect(rig.clock.now() - started).toBeGreaterThanOrEqual(2 * 2200 + (4224 * 260) / 1000);
+    expect(rig.clock.now() - started).toBeLessThan(2 * 2200 + (4224 * 260) / 1000 + 500);
+  });
+
+  it('is refused on a hardware rig and where a time is not positive, naming the key', () => {
+    expect(() => parseRigs('rigs:\n  b:\n    kind: nucleo-h745\n    usb: { portPath: "1-4" }\n    console: { path: /dev/ttyACM0 }\n    flashTiming: { sectorEraseMs: 2200 }\n', 'rigs.yaml'))
+      .toThrow(/rigs\.b\.flashTiming[\s\S]*expected no "flashTiming:" on a hardware rig/);
+    expect(() => parseRigs('rigs:\n  s:\n    kind: sim\n    flashTiming: { wordProgramUs: -1 }\n', 'rigs.yaml'))
+      .toThrow(/rigs\.s\.flashTiming\.wordProgramUs[\s\S]*expected a positive duration in microseconds like 130/);
+    expect(() => parseRigs('rigs:\n  s:\n    kind: sim\n    flashTiming: { sectorEraseMS: 2200 }\n', 'rigs.yaml'))
+      .toThrow(/did you mean "sectorEraseMs"/);
+  });
+});

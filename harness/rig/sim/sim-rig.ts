@@ -140,6 +140,7 @@ export async function openSimBackends(config: RigConfig, images: ReferenceImages
     ...(config.usb.serial ? { serialNumber: config.usb.serial } : {}),
     // The application's own USB device with its DFU run-time interface, whatever image runs.
     ...(app && dfuRuntime ? { appUsb: { ...app, ...dfuRuntime } } : {}),
+    ...(config.flashTiming ? { flashTiming: definedOnly(config.flashTiming) } : {}),
   });
   if (!options.initialState) for (const image of [images.appA, images.cm4]) for (const s of image.segments) board.loadImage(s.address, s.data);
   const { lease } = options;
@@ -225,4 +226,9 @@ export async function createSimRig(config: RigConfig, images: ReferenceImages, o
     throw error;
   }
   return rig;
+}
+
+/** The keys a rigs.yaml section sets, without those it leaves out. */
+function definedOnly<T extends object>(settings: T): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as Partial<{ [K in keyof T]: Exclude<T[K], undefined> }>;
 }

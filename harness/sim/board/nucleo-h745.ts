@@ -12,6 +12,7 @@ import { romEntryBehaviour, type BootloaderProfile } from '../bootloader/profile
 import type { CpuCore } from '../cpu/cpu-core.js';
 import { SystemBootloader } from '../bootloader/system-bootloader.js';
 import { FLASH_WORD_BYTES, WordState } from '../flash/flash-bank.js';
+import type { FlashTiming } from '../flash/flash-timing.js';
 import { SimFlash } from '../flash/sim-flash.js';
 import { parsePinName, type GpioBank, type PinName } from '../gpio/gpio-bank.js';
 import type { Cm4State } from '../app/test-application.js';
@@ -53,6 +54,8 @@ export interface SimulatedNucleoH745Options {
   rcChargeMs?: number;
   /** Option values the chip leaves the factory with. */
   initialOptions?: Partial<OptionRegisters>;
+  /** The flash's busy times; unset ones keep flash-timing.ts's defaults (most are unconfirmed). */
+  flashTiming?: Partial<FlashTiming>;
   /** Code in system memory; default the ST ROM SystemBootloader with `profile`. */
   createSystemMemoryCode?: (host: BootloaderHost, board: SimulatedNucleoH745) => SystemMemoryCode;
   /**
@@ -137,8 +140,9 @@ export class SimulatedNucleoH745 {
     this.serialNumber = options.serialNumber ?? options.profile.usb.defaultSerialNumber;
     const portPath = options.portPath ?? '1-1';
     this.socket = new UsbSocket(portPath);
-    this.optionBytes = new SimOptionBytes({ initial: options.initialOptions ?? {} });
-    this.flash = new SimFlash({ writeProtection: this.optionBytes });
+    this.flash = new SimFlash({ ...(options.flashTiming ? { timing: options.flashTiming } : {}) });
+    this.optionBytes = new SimOptionBytes({ initial: options.initialOptions ?? {}, programMs: this.flash.timing.optionBytesProgramMs });
+    this.flash.useWriteProtection(this.optionBytes);
     this.optionBytes.connectFlash(this.flash);
     this.uart = new ConsoleUart(this.clock);
     const consolePath = options.consolePath ?? `sim:${portPath}`;
