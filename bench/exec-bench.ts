@@ -14,10 +14,12 @@ import { handAssembledImage } from '../harness/sim/cpu/thumb.js';
 import { openUnicornCore, unicornAvailability } from '../harness/sim/cpu/unicorn-core.js';
 import { ConsoleTranscript } from '../harness/sim/uart/console-transcript.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
+import { BENCH_ROOT_ENV, runBundledChild } from './bundled-child.js';
+import { rssKiB } from './peak-rss.js';
 
 const NAME = 'executed firmware (Unicorn 2 Cortex-M7) vs the TypeScript model';
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
+const root = process.env[BENCH_ROOT_ENV] ?? path.resolve(here, '..');
 const image = async (name: string): Promise<Uint8Array> => new Uint8Array(await readFile(path.join(root, 'firmware-images', 'images', name)));
 
 /**
@@ -73,10 +75,10 @@ async function loop(kind: keyof typeof LOOPS): Promise<{ wallMs: number; instruc
   return { ...stats, wallMs: Math.min(wallMs, stats.wallMs) };
 }
 
-/** RSS added by `count` boards running the application to READY, per board. */
-async function rssPerBoardMiB(executed: boolean, count: number): Promise<number> {
+/** RSS added by `count` boards running the application to READY, per board, in this process (after a GC when exposed). */
+export async function rssPerBoardMiB(executed: boolean, count: number): Promise<number> {
   globalThis.gc?.();
-  const before = process.memoryUsage().rss;
+  const before = rssKiB();
   const boards: SimulatedNucleoH745[] = [];
   for (let i = 0; i < count; i++) {
     const { clock, board: b } = await board(executed);
@@ -86,9 +88,17 @@ async function rssPerBoardMiB(executed: boolean, count: number): Promise<number>
     await transcript.waitFor(/^READY/);
     boards.push(b);
   }
-  const perBoard = (process.memoryUsage().rss - before) / count / (1024 * 1024);
+  globalThis.gc?.();
+  const perBoard = (rssKiB() - before) / count / 1024;
   for (const b of boards) b.dispose();
   return perBoard;
+}
+
+/** {@link rssPerBoardMiB} in a fresh process of its own (bench/exec-rss-child.ts), where freed memory of earlier benchmarks cannot hide a board's. */
+async function rssPerBoardInChildMiB(executed: boolean, count: number): Promise<number> {
+  const child = await runBundledChild<{ perBoardMiB: number }>('exec-rss-child.ts', [executed ? 'executed' : 'modelled', String(count)], ['--expose-gc']);
+  if (!child.ok) throw new Error(`the memory child failed: ${child.reason}`);
+  return child.value.perBoardMiB;
 }
 
 /** Wall seconds of `npx vitest run --project <project>` over the suite both rigs run (the mutant specs only run executed). */
@@ -122,8 +132,8 @@ export const execBench: Benchmark = async (): Promise<BenchRow[]> => {
   const instructionsPerSecond = compute.instructions / (compute.wallMs / 1000);
   // The register loop's time less what its instructions cost at the compute loop's rate.
   const mmioMs = mmio.wallMs - (mmio.instructions / instructionsPerSecond) * 1000;
-  const execRss = await rssPerBoardMiB(true, 4);
-  const modelRss = await rssPerBoardMiB(false, 4);
+  const execRss = await rssPerBoardInChildMiB(true, 4);
+  const modelRss = await rssPerBoardInChildMiB(false, 4);
   const modelSuite = await suiteWallSeconds('hil:sim-h745');
   const execSuite = await suiteWallSeconds('hil:sim-h745-exec');
   return [
