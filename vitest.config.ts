@@ -9,6 +9,8 @@ interface HilRig {
   name: string;
   /** Specs it runs: every spec, or (a simulated rig booting firmware of its own, in the default run) only its own-firmware specs. */
   include: string[];
+  /** A simulated board lives in the worker that opens it: each worker has its own, so spec files may run side by side. */
+  simulated: boolean;
 }
 
 const ALL_SPECS = ['specs/**/*.spec.ts'];
@@ -25,7 +27,6 @@ const OWN_FIRMWARE_SPECS = ['specs/own-firmware*.spec.ts'];
  * bootloader profile runs the whole suite.
  */
 function hilRigs(): HilRig[] {
-  if (process.env.RIG) return [{ name: process.env.RIG, include: ALL_SPECS }];
   type Described = { kind?: string; firmware?: { console?: boolean } };
   let rigs: Record<string, Described> = {};
   let fallback = 'default';
@@ -37,7 +38,8 @@ function hilRigs(): HilRig[] {
     // A broken rigs.yaml is reported by the rig fixture with the file, key and expected form.
   }
   const ownFirmware = (rig: Described | undefined): boolean => rig?.firmware !== undefined && rig.firmware.console !== true;
-  const of = (name: string): HilRig => ({ name, include: ownFirmware(rigs[name]) ? OWN_FIRMWARE_SPECS : ALL_SPECS });
+  const of = (name: string): HilRig => ({ name, include: ownFirmware(rigs[name]) ? OWN_FIRMWARE_SPECS : ALL_SPECS, simulated: rigs[name]?.kind === 'sim' });
+  if (process.env.RIG) return [{ ...of(process.env.RIG), include: ALL_SPECS }];
   if (process.env.HIL_RIGS) return process.env.HIL_RIGS.split(',').map((r) => r.trim()).filter(Boolean).map(of);
   const sims = Object.entries(rigs).filter(([, r]) => r.kind === 'sim').map(([name]) => name);
   return (sims.length > 0 ? sims : [fallback]).map(of);
@@ -78,11 +80,19 @@ function usbRigs(): string[] {
 
 const preload = umockdevPreload();
 
-// Unit tests use every core: vitest's default leaves one free, which on a two-core machine is
-// one worker for the whole run. A board takes one worker per rig, so the rigs' projects run as
-// a second group, once the unit tests are done (vitest runs a group's projects with one worker
-// count, and the unit tests must not wait behind a rig).
-const UNIT_WORKERS = Math.max(2, availableParallelism());
+// Test files use every core: vitest's default leaves one free, which on a two-core machine is
+// one worker for the whole run. A simulated board lives in the worker that opens it, so a
+// simulated rig's spec files may run side by side, each worker with its own board. A board on a
+// bench is one: its spec files run one after another in one worker, as a second group once the
+// rest is done (vitest runs a group's projects with one worker count).
+const WORKERS = Math.max(2, availableParallelism());
+
+/** How a rig's spec files share workers: side by side on a simulated rig, one after another on a bench. */
+function rigWorkers(simulated: boolean) {
+  return simulated
+    ? { maxWorkers: WORKERS }
+    : { fileParallelism: false, sequence: { groupOrder: 1 } };
+}
 
 // Tests of the HIL fixtures themselves: each points the rig fixture at a rigs file of its own
 // through the environment, so each needs a module graph of its own.
@@ -109,7 +119,7 @@ export default defineConfig({
           // Unit test files share a worker's module graph: none keeps state across files, and a
           // fresh graph per file cost more than the tests themselves.
           isolate: false,
-          maxWorkers: UNIT_WORKERS,
+          maxWorkers: WORKERS,
           testTimeout: 30_000,
         },
       },
@@ -118,11 +128,11 @@ export default defineConfig({
           name: 'unit:fixtures',
           include: ISOLATED_UNIT_TESTS,
           setupFiles: ['fixtures/hil-hooks.ts'],
-          maxWorkers: UNIT_WORKERS,
+          maxWorkers: WORKERS,
           testTimeout: 30_000,
         },
       },
-      ...hilRigs().map(({ name: rig, include }) => ({
+      ...hilRigs().map(({ name: rig, include, simulated }) => ({
         test: {
           name: `hil:${rig}`,
           include,
@@ -130,11 +140,10 @@ export default defineConfig({
           // The bench is checked once, before any spec (an unfit one fails one check, not every spec).
           globalSetup: ['fixtures/rig-health-setup.ts'],
           setupFiles: ['fixtures/hil-hooks.ts'],
-          // One board per rig: its spec files run one after another, never side by side, in one
-          // worker that keeps the rig (the fixtures restore its reference state before each test).
-          fileParallelism: false,
+          // A worker keeps its rig across spec files (the fixtures restore its reference state
+          // before each test); a bench's files run one after another (rigWorkers).
+          ...rigWorkers(simulated),
           isolate: false,
-          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
@@ -147,9 +156,9 @@ export default defineConfig({
           env: { RIG: rig, DFU_HIL_SIM_USB: 'umockdev', LD_PRELOAD: preload! },
           globalSetup: ['fixtures/rig-health-setup.ts'],
           setupFiles: ['fixtures/hil-hooks.ts'],
-          fileParallelism: false,
+          // Each worker runs under its own umockdev testbed with its own simulated board.
+          ...rigWorkers(true),
           isolate: false,
-          sequence: { groupOrder: 1 },
           testTimeout: 300_000,
           hookTimeout: 300_000,
         },
