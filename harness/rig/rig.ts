@@ -140,7 +140,7 @@ export interface EnterDfuOptions extends EntryOptions {
 }
 
 /** What `dfu-hil sim expose` needs of a simulated board: its USB socket, its console UART, what it runs. */
-export type SimulatedBoardAccess = Pick<SimulationBackend, 'usbConnector' | 'consoleLink' | 'runningCode'>;
+export type SimulatedBoardAccess = Pick<SimulationBackend, 'usbConnector' | 'consoleLink' | 'runningCode' | 'runningApplication' | 'likelyCause'>;
 
 /** A bench (real or simulated) with one board on it. */
 export interface Rig {
