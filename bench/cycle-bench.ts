@@ -6,7 +6,7 @@
 import { loadReferenceImages } from '../harness/rig/reference-images.js';
 import { createSimRig } from '../harness/rig/sim/sim-rig.js';
 import type { Benchmark } from './benchmark.js';
-import { patternBytes } from './sim-bench.js';
+import { patternBytes } from '../harness/image/testing/pattern-bytes.js';
 import { benchRig } from './usb-emulation-setup.js';
 
 const CYCLES = 40;

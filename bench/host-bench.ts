@@ -7,19 +7,9 @@ import { plugSimulatedDfuseDevice } from '../harness/dfu/testing/simulated-dfuse
 import type { UsbGadget } from '../harness/usb/gadget.js';
 import type { SetupPacket } from '../harness/usb/spec.js';
 import type { BenchRow } from './benchmark.js';
+import { patternBytes } from '../harness/image/testing/pattern-bytes.js';
 
 const MiB = 1024 * 1024;
-
-/** Deterministic bytes that do not compress into patterns the device could shortcut. */
-function imageBytes(length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = 0x12345678;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function cpuMs(usage: NodeJS.CpuUsage): number {
   return (usage.user + usage.system) / 1000;
@@ -41,7 +31,7 @@ export async function measureHostDownload(bytes: number): Promise<BenchRow> {
       deviceCpu += cpuMs(process.cpuUsage(before));
     }
   };
-  const image = [{ address: 0x08000000, data: imageBytes(bytes) }];
+  const image = [{ address: 0x08000000, data: patternBytes(bytes, 0x12345678) }];
   const client = await DfuseClient.open(bus, info, { clock });
   const mark = bus.trace.mark();
   const virtualStart = clock.now();

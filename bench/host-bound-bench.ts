@@ -13,7 +13,7 @@ import { plugSimulatedDfuseDevice } from '../harness/dfu/testing/simulated-dfuse
 import { FLASH_WORD_BYTES } from '../harness/sim/flash/flash-bank.js';
 import { fullSpeedControlTransferMs } from '../harness/usb/full-speed-timing.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
-import { patternBytes } from './sim-bench.js';
+import { patternBytes } from '../harness/image/testing/pattern-bytes.js';
 
 const MiB = 1024 * 1024;
 const SECTOR = 128 * 1024;

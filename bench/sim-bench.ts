@@ -12,21 +12,11 @@ import { programDurationMs } from '../harness/sim/flash/flash-timing.js';
 import { InProcessUsbBus } from '../harness/usb/in-process-bus.js';
 import { TransferTrace } from '../harness/usb/trace.js';
 import type { Benchmark, BenchRow } from './benchmark.js';
+import { patternBytes } from '../harness/image/testing/pattern-bytes.js';
 
 const MiB = 1024 * 1024;
 const BANK1 = 0x0800_0000;
 const BANK2 = 0x0810_0000;
-
-/** Deterministic bytes (xorshift32) so a read-back mismatch can never hide in a repeating pattern. */
-export function patternBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 0x9e3779b9;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** What one 2 MiB flash and read-back on the simulated board measured. */
 export interface SimFlashMeasurement {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ImageSegment } from '../harness/image/firmware-image.js';
 import { loadRigs, type RigConfig } from '../harness/rig/config/load-rigs.js';
 import { REPO_ROOT } from '../harness/rig/reference-images.js';
-import { patternBytes } from './sim-bench.js';
+import { patternBytes } from '../harness/image/testing/pattern-bytes.js';
 
 /** The committed rigs.yaml's simulated rig on ROM V9.2. */
 export async function benchRig(): Promise<RigConfig> {

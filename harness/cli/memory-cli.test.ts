@@ -11,6 +11,7 @@ import { SimStateStore } from '../rig/sim/sim-state-store.js';
 import type { SimBoardState } from '../sim/board/nucleo-h745.js';
 import { ExitCode } from './exit-codes.js';
 import { useCliProject } from './testing/cli-project.js';
+import { patternBytes } from '../image/testing/pattern-bytes.js';
 
 const RIGS = `
 default: sim-a
@@ -35,17 +36,6 @@ const SECTOR = 128 * 1024;
 const project = useCliProject(RIGS);
 const cli = (...argv: string[]) => project.run(argv);
 const file = (name: string): string => path.join(project.dir, name);
-
-/** Bytes without patterns, so that a block read from the wrong address cannot pass. */
-function noise(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** The board's flash as the simulated rig saved it after the last command. */
 async function savedBoard(rig = 'sim-a'): Promise<SimBoardState> {
@@ -77,7 +67,7 @@ async function flashBin(address: number, data: Uint8Array): Promise<void> {
 describe('dfu-hil read', () => {
   it('reads over DfuSe in DFU mode and through the probe otherwise, the same bytes the board holds', async () => {
     // Across the sector boundary at 0x08040000, so the read spans two sectors and many blocks.
-    const written = noise(0x2000, 7);
+    const written = patternBytes(0x2000, 7);
     await flashBin(0x0803f000, written);
 
     // Start and length on no block boundary: every block must land at (N - 2) x 1024 + pointer.
@@ -202,7 +192,7 @@ describe('dfu-hil erase', () => {
   });
 
   it('erases the sectors a range covers, and says so in JSON', async () => {
-    await flashBin(0x08020000, noise(2 * SECTOR, 3));
+    await flashBin(0x08020000, patternBytes(2 * SECTOR, 3));
     const { code, stdout } = await cli('--json', 'erase', '0x08020000', '256K');
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({
@@ -249,7 +239,7 @@ describe('dfu-hil erase', () => {
   });
 
   it('fails the blank check on a write-protected sector the ROM leaves as it was, naming the address', async () => {
-    await flashBin(0x08020000, noise(4096, 11));
+    await flashBin(0x08020000, patternBytes(4096, 11));
     // WPSN bit 1 clear: sector 1 of bank 1 (0x08020000) is write-protected.
     await setOptions(() => ({ wpsn1: 0xfd }));
     const before = flashAt(await savedBoard(), 0x08020000, SECTOR);

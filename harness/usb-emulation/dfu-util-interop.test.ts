@@ -14,8 +14,9 @@ import { loadReferenceImages, syntheticReferenceImages, type ReferenceImages } f
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import { SimStateStore } from '../rig/sim/sim-state-store.js';
 import type { ExposedBoard } from './exposed-board.js';
-import { dfuUtilSupport, distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
+import { dfuUtilSupport, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
+import { patternBytes } from '../image/testing/pattern-bytes.js';
 
 const support = await findUmockdevSupport();
 const { version: dfuUtilVersion, skipReason } = dfuUtilSupport(support);
@@ -85,7 +86,7 @@ describe.skipIf(skipReason !== undefined)(`dfu-util ${dfuUtilVersion ?? ''} agai
       { length: 300_001, at: '0x080f0000' },
     ])('downloads $length bytes at $at and uploads them back byte-identical', async ({ length, at }) => {
       const address = Number.parseInt(at, 16);
-      const data = distinctBytes(length, length);
+      const data = patternBytes(length, length);
       const file = path.join(dir, `in-${length}.bin`);
       const back = path.join(dir, `out-${length}.bin`);
       await writeFile(file, data);

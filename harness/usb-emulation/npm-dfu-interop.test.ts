@@ -12,8 +12,9 @@ import { imageToBin } from '../image/firmware-image.js';
 import { loadReferenceImages, REPO_ROOT, type ReferenceImages } from '../rig/reference-images.js';
 import type { SimRig } from '../rig/sim/sim-rig.js';
 import type { ExposedBoard } from './exposed-board.js';
-import { distinctBytes, exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
+import { exposeSimBoard, type ExposedSimBoard } from './testing/interop-board.js';
 import { findUmockdevSupport, type UmockdevTools } from './umockdev-support.js';
+import { patternBytes } from '../image/testing/pattern-bytes.js';
 
 const support = await findUmockdevSupport();
 const dfuVersion = ((): string | undefined => {
@@ -68,7 +69,7 @@ describe.skipIf(skipReason !== undefined)(`npm dfu ${dfuVersion ?? ''} through u
   });
 
   it('downloads, and reads back what it wrote after the board has been through leave and DFU entry again', async () => {
-    const data = distinctBytes(5000);
+    const data = patternBytes(5000);
     const file = path.join(dir, 'data.bin');
     await writeFile(file, data);
     const written = await client('write', '0x08040000', file);

@@ -9,20 +9,11 @@ import { DfuRequest } from '../../dfu/protocol.js';
 import { SimulatedNucleoH745 } from '../../sim/board/nucleo-h745.js';
 import { bootloaderProfiles } from '../../sim/bootloader/profiles.js';
 import { InProcessUsbBus } from '../../usb/in-process-bus.js';
+import { patternBytes } from '../../image/testing/pattern-bytes.js';
 
 const MiB = 1024 * 1024;
 const BANK1 = 0x0800_0000;
 const BANK2 = 0x0810_0000;
-
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A board powered straight into its ROM bootloader (BOOT0 high), on its own bus and clock. */
 async function boardInDfu(portPath: string, serialNumber: string) {
@@ -38,8 +29,8 @@ async function boardInDfu(portPath: string, serialNumber: string) {
 describe('the host library on the simulated board', () => {
   it('flashes 2 MiB across both banks and reads it back byte-identical, in at least 16 sector erases of virtual time', async () => {
     const { clock, board, bus, info } = await boardInDfu('1-1', '200364500000');
-    const bank1 = pattern(MiB, 0x1234_5678);
-    const bank2 = pattern(MiB, 0x8765_4321);
+    const bank1 = patternBytes(MiB, 0x1234_5678);
+    const bank2 = patternBytes(MiB, 0x8765_4321);
     const client = await DfuseClient.open(bus, info, { clock });
     const started = clock.now();
     const report = await client.download([{ address: BANK1, data: bank1 }, { address: BANK2, data: bank2 }], { erase: 'touched' });
@@ -77,10 +68,10 @@ describe('the host library on the simulated board', () => {
     const a = await boardInDfu('1-1', '3A0043001851');
     const b = await boardInDfu('1-2', '3A0043001852');
     const client = await DfuseClient.open(a.bus, a.info, { clock: a.clock });
-    await client.download([{ address: BANK2, data: pattern(64 * 1024, 7) }]);
+    await client.download([{ address: BANK2, data: patternBytes(64 * 1024, 7) }]);
     await client.close();
 
-    expect(Buffer.from(a.board.flash.read(BANK2, 64 * 1024)).equals(Buffer.from(pattern(64 * 1024, 7)))).toBe(true);
+    expect(Buffer.from(a.board.flash.read(BANK2, 64 * 1024)).equals(Buffer.from(patternBytes(64 * 1024, 7)))).toBe(true);
     expect(b.board.flash.read(BANK1, 2 * MiB).every((byte) => byte === 0xff)).toBe(true);
     // Nor do they share a bus or a clock: b's bus never saw a's device, and b's time stood still.
     expect((await b.bus.list()).map((d) => d.serialNumber)).toEqual(['3A0043001852']);

@@ -83,13 +83,3 @@ export async function exposeSimApplication(images: ReferenceImages, tools: Umock
   }
 }
 
-/** Bytes that differ at every offset (xorshift), so a block read from the wrong address cannot pass. */
-export function distinctBytes(length: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = (0x9e3779b9 ^ seed) | 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
